@@ -15,11 +15,16 @@
 #![forbid(unsafe_code)]
 
 pub mod b64;
+pub mod store;
 pub mod keyring;
 pub mod seal;
 pub mod session;
 pub mod cookie;
 pub mod jwt;
+pub mod config;
+pub mod http;
+pub mod denylist;
+pub mod gateway;
 
 #[cfg(target_arch = "wasm32")]
 mod shell;

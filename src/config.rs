@@ -1,0 +1,391 @@
+//! Typed, validated settings, read once per isolate from `wrangler.toml` vars and
+//! secrets.
+//!
+//! Every setting has a documented default (see the README's configuration table,
+//! which mirrors [`Setting`]'s docs); a value that is present but wrong is an error
+//! naming the setting, never a silent fallback. Secrets (`SESSION_KEYS`,
+//! `ORIGIN_SECRET`, `ADMIN_TOKEN`) never appear in an error message.
+
+use std::fmt;
+
+use crate::cookie::{CookieOptions, SameSite};
+use crate::jwt::{Alg, JwtKey};
+use crate::keyring::KeyRing;
+use crate::session::SessionPolicy;
+
+/// A configuration problem, naming the setting so a user can fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable or secret name, e.g. `SESSION_IDLE_TTL`.
+    pub setting: &'static str,
+    /// What is wrong with it, without echoing secret values.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration error in {}: {}", self.setting, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(setting: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { setting, problem: problem.into() }
+}
+
+/// What to do when the revocation store cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailMode {
+    /// Treat the session as unverified: protected paths answer 503, others go
+    /// to the origin anonymous (the cookie is kept). The default.
+    Closed,
+    /// Treat the session as not revoked and log the failure.
+    Open,
+}
+
+/// The validated settings of one worker.
+#[derive(Debug)]
+pub struct Config {
+    /// `ORIGIN_URL`: where proxied requests go, without a trailing slash.
+    pub origin_url: String,
+    /// `SESSION_KEYS` (secret): the key ring; the first key seals.
+    pub keys: KeyRing,
+    /// `ORIGIN_SECRET` (secret): HMAC key of the `Edge-Session` assertion.
+    pub origin_key: JwtKey,
+    /// Cookie settings (`COOKIE_*`).
+    pub cookie: CookieOptions,
+    /// Lifetimes (`SESSION_*`, `CLOCK_SKEW`).
+    pub policy: SessionPolicy,
+    /// `ISSUER`: `iss` of every token the worker mints. Defaults to `edge-session`.
+    pub issuer: String,
+    /// `ORIGIN_AUDIENCE`: `aud` of the assertion. Defaults to `origin`.
+    pub origin_audience: String,
+    /// `ASSERTION_TTL`: lifetime of the assertion in seconds. Defaults to 60.
+    pub assertion_ttl: u64,
+    /// `TOKEN_AUDIENCE`: `aud` of bearer tokens. Defaults to `api`.
+    pub token_audience: String,
+    /// `TOKEN_TTL`: bearer token lifetime in seconds. Defaults to 900.
+    pub token_ttl: u64,
+    /// `JWT_ALGORITHMS`: the allow-list for bearer tokens. Defaults to `HS256`.
+    pub algorithms: Vec<Alg>,
+    /// `REVOCATION_FAIL_MODE`: `closed` (default) or `open`.
+    pub fail_mode: FailMode,
+    /// `PROTECTED_PATHS`: path prefixes answered 503 when revocation cannot be
+    /// checked in closed mode. Defaults to `/api/`.
+    pub protected_paths: Vec<String>,
+    /// `ADMIN_TOKEN` (secret, optional): enables `/_session/admin/*` when set.
+    pub admin_token: Option<AdminToken>,
+}
+
+/// The admin bearer secret; compared in constant time, never printed.
+pub struct AdminToken(Vec<u8>);
+
+impl AdminToken {
+    /// Constant-time comparison with a presented token.
+    pub fn matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        // Hash both sides first so the comparison time does not depend on lengths.
+        use sha2::{Digest, Sha256};
+        let a = Sha256::digest(&self.0);
+        let b = Sha256::digest(presented.as_bytes());
+        a.ct_eq(&b).into()
+    }
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+impl Drop for AdminToken {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.0.zeroize();
+    }
+}
+
+/// Reads a setting by name: vars and secrets alike. Absent or empty means unset.
+pub trait Lookup {
+    /// The value of `name`, if set.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+impl<F: Fn(&str) -> Option<String>> Lookup for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+struct Reader<'a, L: Lookup>(&'a L);
+
+impl<L: Lookup> Reader<'_, L> {
+    fn raw(&self, name: &str) -> Option<String> {
+        self.0.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn string(&self, name: &'static str, default: &str) -> String {
+        self.raw(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn required(&self, name: &'static str, hint: &str) -> Result<String, ConfigError> {
+        self.raw(name).ok_or_else(|| err(name, format!("is not set; {hint}")))
+    }
+
+    fn seconds(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(v) => v.parse::<u64>().map_err(|_| {
+                err(name, format!("must be a whole number of seconds, got `{}`", shown(&v)))
+            }),
+        }
+    }
+
+    fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(name).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(v) => Err(err(name, format!("must be `true` or `false`, got `{}`", shown(v)))),
+        }
+    }
+
+    fn list(&self, name: &'static str, default: &str) -> Vec<String> {
+        self.string(name, default)
+            .split([',', ' ', '\n'])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Shows a (non-secret) setting value in an error, cut short and without controls.
+fn shown(v: &str) -> String {
+    v.chars().filter(|c| !c.is_control()).take(64).collect()
+}
+
+/// Checks `ORIGIN_URL`: absolute http(s) URL, no query, fragment or credentials.
+fn origin_url(value: &str) -> Result<String, ConfigError> {
+    const NAME: &str = "ORIGIN_URL";
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| {
+            err(NAME, format!("must start with http:// or https://, got `{}`", shown(value)))
+        })?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') {
+        return Err(err(NAME, "must name a host (and no user:password@)"));
+    }
+    if value.contains(['?', '#']) || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(err(NAME, "must not contain a query, fragment, spaces or control characters"));
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+impl Config {
+    /// Reads and validates every setting.
+    ///
+    /// # Errors
+    /// The first setting that is missing (where required) or malformed.
+    pub fn from_lookup(lookup: &impl Lookup) -> Result<Config, ConfigError> {
+        let r = Reader(lookup);
+        let origin_url = origin_url(&r.required(
+            "ORIGIN_URL",
+            "set it in wrangler.toml [vars] to the origin's base URL, e.g. https://app.internal",
+        )?)?;
+        let keys = KeyRing::parse(&r.required(
+            "SESSION_KEYS",
+            "create keys with `edge-session keygen` and `wrangler secret put SESSION_KEYS`",
+        )?)
+        .map_err(|e| err("SESSION_KEYS", e.to_string()))?;
+        let origin_secret = r.required(
+            "ORIGIN_SECRET",
+            "create one with `edge-session keygen` and `wrangler secret put ORIGIN_SECRET`",
+        )?;
+        let origin_key = JwtKey::from_bytes(origin_secret.as_bytes())
+            .map_err(|e| err("ORIGIN_SECRET", e.to_string()))?;
+
+        let same_site = match r.string("COOKIE_SAMESITE", "Lax").to_ascii_lowercase().as_str() {
+            "lax" => SameSite::Lax,
+            "strict" => SameSite::Strict,
+            "none" => SameSite::None,
+            other => {
+                return Err(err(
+                    "COOKIE_SAMESITE",
+                    format!("must be Lax, Strict or None, got `{}`", shown(other)),
+                ))
+            }
+        };
+        let max_chunks = r.seconds("COOKIE_MAX_CHUNKS", 4)?;
+        let cookie = CookieOptions {
+            name: r.string("COOKIE_NAME", "__Host-session"),
+            secure: r.bool("COOKIE_SECURE", true)?,
+            http_only: r.bool("COOKIE_HTTPONLY", true)?,
+            same_site,
+            path: r.string("COOKIE_PATH", "/"),
+            domain: r.raw("COOKIE_DOMAIN"),
+            max_chunks: usize::try_from(max_chunks).unwrap_or(usize::MAX),
+        };
+        cookie.validate().map_err(|e| err("COOKIE_NAME", e.to_string()))?;
+
+        let refresh_after = match r.raw("SESSION_REFRESH_AFTER") {
+            None => 0.25,
+            Some(v) => v.parse::<f64>().map_err(|_| {
+                err("SESSION_REFRESH_AFTER", format!("must be a fraction like 0.25, got `{}`", shown(&v)))
+            })?,
+        };
+        let policy = SessionPolicy::new(
+            r.seconds("SESSION_ABSOLUTE_TTL", 7 * 24 * 3600)?,
+            r.seconds("SESSION_IDLE_TTL", 24 * 3600)?,
+            refresh_after,
+            r.seconds("CLOCK_SKEW", 60)?,
+        )
+        .map_err(|e| err("SESSION_IDLE_TTL", e.to_string()))?;
+
+        let algorithms = r
+            .list("JWT_ALGORITHMS", "HS256")
+            .iter()
+            .map(|a| Alg::parse(a))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err("JWT_ALGORITHMS", e.to_string()))?;
+        if algorithms.is_empty() {
+            return Err(err("JWT_ALGORITHMS", "must list at least one algorithm, e.g. HS256"));
+        }
+
+        let fail_mode = match r.string("REVOCATION_FAIL_MODE", "closed").as_str() {
+            "closed" => FailMode::Closed,
+            "open" => FailMode::Open,
+            other => {
+                return Err(err(
+                    "REVOCATION_FAIL_MODE",
+                    format!("must be `closed` or `open`, got `{}`", shown(other)),
+                ))
+            }
+        };
+        let protected_paths = r.list("PROTECTED_PATHS", "/api/");
+        if let Some(bad) = protected_paths.iter().find(|p| !p.starts_with('/')) {
+            return Err(err("PROTECTED_PATHS", format!("prefixes start with `/`, got `{}`", shown(bad))));
+        }
+        let admin_token = match r.raw("ADMIN_TOKEN") {
+            None => None,
+            Some(t) if t.len() < 32 => {
+                return Err(err("ADMIN_TOKEN", format!("is {} bytes; at least 32 are required", t.len())))
+            }
+            Some(t) => Some(AdminToken(t.into_bytes())),
+        };
+
+        let ttl = |name: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
+            let v = r.seconds(name, default)?;
+            if v == 0 || v > max {
+                return Err(err(name, format!("must be between 1 and {max} seconds, got {v}")));
+            }
+            Ok(v)
+        };
+        Ok(Config {
+            origin_url,
+            keys,
+            origin_key,
+            cookie,
+            issuer: r.string("ISSUER", "edge-session"),
+            origin_audience: r.string("ORIGIN_AUDIENCE", "origin"),
+            assertion_ttl: ttl("ASSERTION_TTL", 60, 3600)?,
+            token_audience: r.string("TOKEN_AUDIENCE", "api"),
+            token_ttl: ttl("TOKEN_TTL", 900, policy.absolute_ttl)?,
+            policy,
+            algorithms,
+            fail_mode,
+            protected_paths,
+            admin_token,
+        })
+    }
+
+    /// Whether `path` is under one of `PROTECTED_PATHS`.
+    pub fn is_protected(&self, path: &str) -> bool {
+        self.protected_paths.iter().any(|p| path.starts_with(p.as_str()))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    pub(crate) const KEYS: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8,k0:Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA";
+    pub(crate) const SECRET: &str = "origin-secret-of-at-least-32-bytes!!";
+
+    pub(crate) fn vars(extra: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut m: HashMap<String, String> = [
+            ("ORIGIN_URL", "http://127.0.0.1:8788"),
+            ("SESSION_KEYS", KEYS),
+            ("ORIGIN_SECRET", SECRET),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            m.insert(k.to_string(), v.to_string());
+        }
+        m
+    }
+
+    pub(crate) fn load(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m = vars(extra);
+        Config::from_lookup(&|k: &str| m.get(k).cloned())
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn defaults_are_secure() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.cookie.name, "__Host-session");
+        assert!(c.cookie.secure && c.cookie.http_only);
+        assert_eq!(c.fail_mode, FailMode::Closed);
+        assert_eq!(c.origin_url, "http://127.0.0.1:8788");
+        assert_eq!(c.keys.primary_kid().as_str(), "k1");
+        assert!(c.admin_token.is_none());
+        assert!(c.is_protected("/api/me") && !c.is_protected("/login"));
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn each_bad_setting_is_named() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("ORIGIN_URL", "ftp://x", "ORIGIN_URL"),
+            ("ORIGIN_URL", "http://x/?q", "ORIGIN_URL"),
+            ("SESSION_KEYS", "k1:AAEC", "SESSION_KEYS"),
+            ("ORIGIN_SECRET", "short", "ORIGIN_SECRET"),
+            ("SESSION_IDLE_TTL", "ten", "SESSION_IDLE_TTL"),
+            ("COOKIE_SECURE", "maybe", "COOKIE_SECURE"),
+            ("COOKIE_SAMESITE", "sometimes", "COOKIE_SAMESITE"),
+            ("JWT_ALGORITHMS", "none", "JWT_ALGORITHMS"),
+            ("REVOCATION_FAIL_MODE", "ajar", "REVOCATION_FAIL_MODE"),
+            ("TOKEN_TTL", "0", "TOKEN_TTL"),
+            ("ADMIN_TOKEN", "tiny", "ADMIN_TOKEN"),
+            ("PROTECTED_PATHS", "api", "PROTECTED_PATHS"),
+        ];
+        for (name, value, expected) in cases {
+            let e = load(&[(name, value)]).unwrap_err();
+            assert_eq!(e.setting, *expected, "{name}={value}: {e}");
+        }
+        // Secure-prefix rules are enforced, not silently relaxed.
+        let e = load(&[("COOKIE_SECURE", "false")]).unwrap_err();
+        assert_eq!(e.setting, "COOKIE_NAME");
+        let e = load(&[("SESSION_KEYS", "")]).unwrap_err();
+        assert!(e.to_string().contains("is not set"), "{e}");
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn secrets_never_echoed() {
+        let secret_like = "k1:!!!!not-base64-but-secret-looking-value!!!!";
+        let e = load(&[("SESSION_KEYS", secret_like)]).unwrap_err();
+        assert!(!e.to_string().contains("secret-looking"), "{e}");
+        let c = load(&[("ADMIN_TOKEN", "an-admin-token-that-is-long-enough-1234")]).unwrap();
+        let t = c.admin_token.as_ref().unwrap();
+        assert!(t.matches("an-admin-token-that-is-long-enough-1234"));
+        assert!(!t.matches("an-admin-token-that-is-long-enough-1235"));
+        assert!(!format!("{c:?}").contains("long-enough"));
+    }
+}

@@ -1,0 +1,200 @@
+//! The worker's own endpoints under `/_session/`:
+//! - `POST /_session/token`: exchange a cookie session for a short-lived bearer JWT.
+//! - `POST /_session/logout`: revoke the session (denylist) and clear its cookies.
+//! - `POST /_session/admin/revoke?sid=…|user=…`: admin revocation, only when the
+//!   `ADMIN_TOKEN` secret is set, authenticated with `Authorization: Bearer <token>`.
+//!
+//! Every answer is JSON with `Cache-Control: no-store`.
+
+use serde_json::json;
+
+use super::origin::append_cookies;
+use super::{bearer, Entropy, Gateway, Identity, Log};
+use crate::cookie;
+use crate::denylist;
+use crate::http::{RequestHead, Response};
+use crate::jwt;
+use crate::keyring::KeyPurpose;
+use crate::store::KvStore;
+
+fn method_not_allowed(allow: &str) -> Response {
+    let mut r = Response::error(405, "method_not_allowed", &format!("use {allow}"));
+    r.headers.set("allow", allow);
+    r
+}
+
+impl Gateway {
+    pub(super) async fn endpoint(
+        &self,
+        name: &str,
+        req: &RequestHead,
+        denylist: &impl KvStore,
+        entropy: &mut impl Entropy,
+        now: u64,
+        log: &mut Log,
+    ) -> Response {
+        match name {
+            "token" | "logout" if req.method != "POST" => method_not_allowed("POST"),
+            "token" => self.token(req, denylist, entropy, now, log).await,
+            "logout" => self.logout(req, denylist, now, log).await,
+            "admin/revoke" => self.admin_revoke(req, denylist, now, log).await,
+            _ => Response::error(404, "not_found", "unknown /_session/ endpoint"),
+        }
+    }
+
+    async fn token(
+        &self,
+        req: &RequestHead,
+        denylist: &impl KvStore,
+        entropy: &mut impl Entropy,
+        now: u64,
+        log: &mut Log,
+    ) -> Response {
+        let (pending, unknown) = self.authenticate(req, denylist, now, log).await;
+        if unknown {
+            return Response::error(503, "session_store_unavailable", "the revocation list could not be read; retry shortly");
+        }
+        let session = match &pending.identity {
+            Identity::Cookie(s) => s,
+            _ => {
+                let mut r = Response::error(401, "not_logged_in", "a valid session cookie is required to obtain a token");
+                if pending.clear {
+                    append_cookies(&mut r.headers, &cookie::clear(&self.config.cookie, &pending.cookies));
+                }
+                return r;
+            }
+        };
+        let mut jti = [0u8; 16];
+        if let Err(e) = entropy.fill(&mut jti) {
+            return Response::error(503, "no_randomness", &e.to_string());
+        }
+        let claims = self.token_claims(
+            session.claims(),
+            &self.config.token_audience,
+            now,
+            self.config.token_ttl,
+            Some(crate::b64::encode_url(&jti)),
+        );
+        let (kid, _) = self.config.keys.primary(KeyPurpose::BearerJwt);
+        let key = self.bearer_keys.first().map(|(_, k)| k);
+        match key.map(|k| jwt::mint(&claims, k, Some(kid.as_str()))) {
+            Some(Ok(token)) => Response::json(
+                200,
+                &json!({
+                    "access_token": token,
+                    "token_type": "Bearer",
+                    "expires_in": claims.exp.saturating_sub(now),
+                    "exp": claims.exp,
+                }),
+            ),
+            Some(Err(e)) => {
+                log.push(format!("could not mint a bearer token: {e}"));
+                Response::error(500, "token_failed", "the token could not be signed")
+            }
+            None => Response::error(500, "token_failed", "no bearer key is configured"),
+        }
+    }
+
+    async fn logout(&self, req: &RequestHead, denylist: &impl KvStore, now: u64, log: &mut Log) -> Response {
+        let (pending, _) = self.authenticate(req, denylist, now, log).await;
+        // Revoke whatever credential came, even one whose revocation state is unknown.
+        let subject = match &pending.identity {
+            Identity::Anonymous => self.unverified_subject(req, now),
+            other => other.subject().map(|(sid, _, _, exp)| (sid.to_owned(), exp)),
+        };
+        let clear = cookie::clear(&self.config.cookie, &pending.cookies);
+        let written = match &subject {
+            Some((sid, exp)) => {
+                denylist::revoke_session(denylist, sid, *exp, now, self.config.policy.leeway, "logout").await
+            }
+            None => Ok(()),
+        };
+        let mut r = match written {
+            Ok(()) => Response::json(200, &json!({ "ok": true, "revoked": subject.is_some() })),
+            Err(e) => {
+                log.push(format!("logout could not be recorded: {e}"));
+                Response::error(
+                    503,
+                    "revocation_failed",
+                    "Signed out in this browser, but the revocation could not be recorded; copies of the session may still work. Retry.",
+                )
+            }
+        };
+        append_cookies(&mut r.headers, &clear);
+        r
+    }
+
+    /// For logout when the denylist is unreadable: the cookie's sid, if it opens.
+    fn unverified_subject(&self, req: &RequestHead, now: u64) -> Option<(String, u64)> {
+        let cookies = cookie::SessionCookies::from_header(&self.config.cookie, req.headers.get("cookie"));
+        let sealed = cookies.reassemble().ok()??;
+        let s = crate::session::open_session(&self.config.keys, &self.config.cookie.name, &sealed, &self.config.policy, now).ok()?;
+        Some((s.claims().sid.as_str().to_owned(), s.claims().exp))
+    }
+
+    async fn admin_revoke(&self, req: &RequestHead, denylist: &impl KvStore, now: u64, log: &mut Log) -> Response {
+        let Some(admin) = &self.config.admin_token else {
+            return Response::error(404, "not_found", "unknown /_session/ endpoint");
+        };
+        if req.method != "POST" {
+            return method_not_allowed("POST");
+        }
+        if !bearer(req).is_some_and(|t| admin.matches(t)) {
+            let mut r = Response::error(401, "unauthorized", "send Authorization: Bearer <ADMIN_TOKEN>");
+            r.headers.set("www-authenticate", "Bearer realm=\"edge-session admin\"");
+            return r;
+        }
+        let param = |name: &str| {
+            req.query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')).map(percent_decode)
+        };
+        let policy = &self.config.policy;
+        let (what, result) = match (param("sid"), param("user")) {
+            (Some(Some(sid)), None) => (
+                format!("sid {sid}"),
+                // The sid's own expiry is unknown here: cover the longest lifetime.
+                denylist::revoke_session(denylist, &sid, now.saturating_add(policy.absolute_ttl), now, policy.leeway, "admin").await,
+            ),
+            (None, Some(Some(user))) => (
+                format!("user {user}"),
+                denylist::revoke_user(denylist, &user, now, policy.absolute_ttl, policy.leeway).await,
+            ),
+            _ => return Response::error(400, "bad_request", "pass exactly one of ?sid=<sid> or ?user=<sub>"),
+        };
+        match result {
+            Ok(()) => {
+                log.push(format!("admin revoked {what}"));
+                Response::json(200, &json!({ "ok": true, "revoked": what }))
+            }
+            Err(e) => {
+                log.push(format!("admin revocation failed: {e}"));
+                Response::error(503, "revocation_failed", "the revocation could not be recorded; retry")
+            }
+        }
+    }
+}
+
+/// Decodes `%XX` escapes and `+`; `None` for invalid escapes or non-UTF-8.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok().filter(|s| !s.is_empty() && !s.chars().any(char::is_control))
+}

@@ -1,0 +1,340 @@
+//! The request pipeline, platform-independent: everything the worker decides about
+//! a request lives here, so the wasm shell only copies heads in and out, streams
+//! bodies, and talks to KV and the origin.
+//!
+//! ```text
+//! request ─► handle() ─► Step::Respond(response)                 (edge endpoints, refusals)
+//!                     └► Step::Forward(upstream head + Pending)  ─► shell fetches origin
+//! origin response head ─► finish(Pending) ─► headers rewritten (Set-Cookie, cache)
+//!                                         └► or Finish::Replace(error response)
+//! ```
+//!
+//! Order of checks on every request: seal or signature first, then claims (expiry),
+//! then the denylist. Any failure of the credential means anonymous, never an error
+//! page; only an unreadable denylist on a protected path is refused (503), and only
+//! in fail-closed mode.
+
+mod endpoints;
+mod origin;
+
+use std::fmt;
+
+use crate::config::{Config, FailMode};
+use crate::cookie::{self, SessionCookies};
+use crate::denylist;
+use crate::http::{Headers, RequestHead, Response};
+use crate::jwt::{self, TokenClaims, Validation};
+use crate::keyring::KeyPurpose;
+use crate::session::{self, Claims, VerifiedSession};
+use crate::store::KvStore;
+
+pub use origin::Finish;
+
+/// Header carrying the signed claims assertion to the origin.
+pub const ASSERTION_HEADER: &str = "edge-session";
+/// Origin → worker: create or replace the session (JSON).
+pub const SET_HEADER: &str = "edge-session-set";
+/// Origin → worker: `destroy | revoke | revoke-all | rotate`.
+pub const ACTION_HEADER: &str = "edge-session-action";
+/// Every header with this prefix is dropped from client requests and origin responses.
+pub const RESERVED_PREFIX: &str = "edge-session";
+
+/// Randomness, provided by the shell (Web Crypto) or the CLI (the OS).
+pub trait Entropy {
+    /// Fills `buf` with cryptographically secure random bytes.
+    ///
+    /// # Errors
+    /// When no secure randomness is available; the request then fails with 503.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError>;
+}
+
+/// No secure randomness could be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntropyError(pub String);
+
+impl fmt::Display for EntropyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "secure random number generator failed: {}", self.0)
+    }
+}
+
+/// Who made the request, after verification.
+#[derive(Debug)]
+pub enum Identity {
+    /// No valid credential.
+    Anonymous,
+    /// A sealed session cookie that opened, is within its lifetimes and is not revoked.
+    Cookie(VerifiedSession),
+    /// A bearer JWT that verified and is not revoked.
+    Bearer(TokenClaims),
+}
+
+impl Identity {
+    /// `(sid, sub, auth_time, exp)` of the credential, if any.
+    fn subject(&self) -> Option<(&str, &str, u64, u64)> {
+        match self {
+            Identity::Anonymous => None,
+            Identity::Cookie(s) => {
+                let c = s.claims();
+                Some((c.sid.as_str(), c.sub.as_str(), c.auth_time, c.exp))
+            }
+            Identity::Bearer(t) => Some((t.sid.as_str(), t.sub.as_str(), t.auth_time, t.exp)),
+        }
+    }
+}
+
+/// What the shell does next.
+#[derive(Debug)]
+pub enum Step {
+    /// Answer with this response; nothing goes to the origin.
+    Respond(Response),
+    /// Send the request to the origin with this head and the original body.
+    Forward(Forward),
+}
+
+/// The upstream request head and what [`Gateway::finish`] needs afterwards.
+#[derive(Debug)]
+pub struct Forward {
+    /// The origin URL of the request.
+    pub url: String,
+    /// Headers to send upstream (session cookies stripped, assertion added).
+    pub headers: Headers,
+    /// State for [`Gateway::finish`].
+    pub pending: Pending,
+}
+
+/// Request state carried from [`Gateway::handle`] to [`Gateway::finish`].
+#[derive(Debug)]
+pub struct Pending {
+    identity: Identity,
+    cookies: SessionCookies,
+    /// The request carried session cookies that must be cleared (bad or revoked).
+    clear: bool,
+}
+
+/// One log line for the shell to print. Never holds a credential.
+pub type Log = Vec<String>;
+
+/// The pipeline, built once per isolate from the validated [`Config`].
+#[derive(Debug)]
+pub struct Gateway {
+    config: Config,
+    bearer_validation: Validation,
+    /// `(kid, key)` for bearer tokens, derived from the key ring; the primary first.
+    bearer_keys: Vec<(String, jwt::JwtKey)>,
+}
+
+impl Gateway {
+    /// Wraps a validated configuration.
+    pub fn new(config: Config) -> Self {
+        let bearer_validation = Validation {
+            issuer: config.issuer.clone(),
+            audience: config.token_audience.clone(),
+            algorithms: config.algorithms.clone(),
+            leeway: config.policy.leeway,
+            max_token_len: 8192,
+        };
+        let bearer_keys = config
+            .keys
+            .kids()
+            .filter_map(|kid| {
+                let sub = config.keys.get(kid.as_str(), KeyPurpose::BearerJwt)?;
+                let key = jwt::JwtKey::from_bytes(sub.as_bytes()).ok()?;
+                Some((kid.as_str().to_owned(), key))
+            })
+            .collect();
+        Gateway { config, bearer_validation, bearer_keys }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Phase one: authenticates the request and decides whether the worker answers
+    /// it (edge endpoints, refusals) or forwards it to the origin.
+    pub async fn handle(
+        &self,
+        req: &RequestHead,
+        denylist: &impl KvStore,
+        entropy: &mut impl Entropy,
+        now: u64,
+        log: &mut Log,
+    ) -> Step {
+        if let Some(endpoint) = req.path.strip_prefix("/_session/") {
+            return Step::Respond(self.endpoint(endpoint, req, denylist, entropy, now, log).await);
+        }
+        let (pending, revocation_unknown) = self.authenticate(req, denylist, now, log).await;
+        if revocation_unknown && self.config.is_protected(&req.path) {
+            return Step::Respond(Response::error(
+                503,
+                "session_store_unavailable",
+                "The revocation list could not be read, so the session cannot be verified. Retry shortly.",
+            ));
+        }
+        Step::Forward(self.forward(req, pending, now, log))
+    }
+
+    /// Phase two: applies the origin's session instructions to its response head.
+    pub async fn finish(
+        &self,
+        pending: Pending,
+        status: u16,
+        headers: &mut Headers,
+        denylist: &impl KvStore,
+        entropy: &mut impl Entropy,
+        now: u64,
+        log: &mut Log,
+    ) -> Finish {
+        origin::finish(self, pending, status, headers, denylist, entropy, now, log).await
+    }
+
+    /// Verifies the request's credential: bearer token first (when sent), else the
+    /// session cookie; then the denylist. Returns the state and whether revocation
+    /// could not be checked (fail-closed mode only).
+    async fn authenticate(
+        &self,
+        req: &RequestHead,
+        denylist: &impl KvStore,
+        now: u64,
+        log: &mut Log,
+    ) -> (Pending, bool) {
+        let cookies = SessionCookies::from_header(&self.config.cookie, req.headers.get("cookie"));
+        let mut clear = false;
+        let mut identity = Identity::Anonymous;
+        if let Some(token) = bearer(req) {
+            match self.verify_bearer(token, now) {
+                Ok(claims) => identity = Identity::Bearer(claims),
+                Err(e) => log.push(format!("bearer token rejected: {e}")),
+            }
+        } else {
+            match cookies.reassemble() {
+                Ok(None) => {}
+                Ok(Some(sealed)) => match session::open_session(
+                    &self.config.keys,
+                    &self.config.cookie.name,
+                    &sealed,
+                    &self.config.policy,
+                    now,
+                ) {
+                    Ok(s) => identity = Identity::Cookie(s),
+                    Err(e) => {
+                        log.push(format!("session cookie rejected: {e}"));
+                        clear = true;
+                    }
+                },
+                Err(e) => {
+                    log.push(format!("session cookie rejected: {e}"));
+                    clear = true;
+                }
+            }
+        }
+        let mut unknown = false;
+        if let Some((sid, sub, auth_time, _)) = identity.subject() {
+            match denylist::check(denylist, sid, sub, auth_time).await {
+                Ok(None) => {}
+                Ok(Some(why)) => {
+                    log.push(format!("credential refused: {why}"));
+                    clear |= matches!(identity, Identity::Cookie(_));
+                    identity = Identity::Anonymous;
+                }
+                Err(e) => match self.config.fail_mode {
+                    FailMode::Open => log.push(format!("revocation check failed, failing open: {e}")),
+                    FailMode::Closed => {
+                        log.push(format!("revocation check failed, failing closed: {e}"));
+                        // Unverified, but not destroyed: the cookie stays for later.
+                        identity = Identity::Anonymous;
+                        unknown = true;
+                    }
+                },
+            }
+        }
+        (Pending { identity, cookies, clear }, unknown)
+    }
+
+    fn verify_bearer(&self, token: &str, now: u64) -> Result<TokenClaims, jwt::JwtError> {
+        let lookup = |kid: Option<&str>| -> Option<&jwt::JwtKey> {
+            let kid = kid?;
+            self.bearer_keys.iter().find(|(id, _)| id == kid).map(|(_, key)| key)
+        };
+        jwt::verify(token, lookup, &self.bearer_validation, now)
+    }
+
+    /// Builds the upstream request head.
+    fn forward(&self, req: &RequestHead, pending: Pending, now: u64, log: &mut Log) -> Forward {
+        let mut headers = Headers::new();
+        for (name, value) in req.headers.iter() {
+            let drop = name.starts_with(RESERVED_PREFIX)
+                || matches!(name, "cookie" | "host" | "content-length")
+                || (name == "authorization" && bearer_value(value).is_some());
+            if !drop {
+                headers.append(name, value);
+            }
+        }
+        if let Some(cookie) = req.headers.get("cookie").and_then(|c| cookie::strip(c, &self.config.cookie)) {
+            headers.append("cookie", cookie);
+        }
+        if let Some(assertion) = self.assertion(&pending.identity, now, log) {
+            headers.append(ASSERTION_HEADER, assertion);
+        }
+        let mut url = String::with_capacity(self.config.origin_url.len() + req.path.len() + req.query.len() + 1);
+        url.push_str(&self.config.origin_url);
+        url.push_str(&req.path);
+        if !req.query.is_empty() {
+            url.push('?');
+            url.push_str(&req.query);
+        }
+        Forward { url, headers, pending }
+    }
+
+    /// Mints the short-lived `Edge-Session` assertion of a verified identity.
+    fn assertion(&self, identity: &Identity, now: u64, log: &mut Log) -> Option<String> {
+        let claims = match identity {
+            Identity::Anonymous => return None,
+            Identity::Cookie(s) => self.token_claims(s.claims(), &self.config.origin_audience, now, self.config.assertion_ttl, None),
+            Identity::Bearer(t) => TokenClaims {
+                aud: self.config.origin_audience.clone(),
+                iat: now,
+                nbf: now,
+                exp: now.saturating_add(self.config.assertion_ttl).min(t.exp.max(now)),
+                jti: None,
+                ..t.clone()
+            },
+        };
+        match jwt::mint(&claims, &self.config.origin_key, None) {
+            Ok(token) => Some(token),
+            Err(e) => {
+                log.push(format!("could not sign the Edge-Session assertion: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Token claims for a session: an assertion or a bearer token.
+    fn token_claims(&self, c: &Claims, aud: &str, now: u64, ttl: u64, jti: Option<String>) -> TokenClaims {
+        TokenClaims {
+            iss: self.config.issuer.clone(),
+            aud: aud.to_owned(),
+            sub: c.sub.clone(),
+            sid: c.sid.as_str().to_owned(),
+            iat: now,
+            nbf: now,
+            exp: now.saturating_add(ttl).min(c.exp),
+            auth_time: c.auth_time,
+            gen: c.gen,
+            data: c.data.clone(),
+            jti,
+        }
+    }
+
+}
+
+/// The bearer token of a request, if it sent `Authorization: Bearer …`.
+fn bearer(req: &RequestHead) -> Option<&str> {
+    req.headers.get("authorization").and_then(bearer_value)
+}
+
+fn bearer_value(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
