@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::cookie::{CookieOptions, SameSite};
+use crate::cookie::{CookieError, CookieOptions, SameSite};
 use crate::jwt::{Alg, JwtKey};
 use crate::keyring::KeyRing;
 use crate::session::SessionPolicy;
@@ -76,6 +76,10 @@ pub struct Config {
     pub protected_paths: Vec<String>,
     /// `ADMIN_TOKEN` (secret, optional): enables `/_session/admin/*` when set.
     pub admin_token: Option<AdminToken>,
+    /// `STRONG_REVOCATION_PATHS`: path prefixes (or `*` for all) whose revocation
+    /// checks read the strongly consistent Durable Object instead of KV. Defaults
+    /// to none. Setting it also makes every revocation write go to the Durable Object.
+    pub strong_paths: Vec<String>,
 }
 
 /// The admin bearer secret; compared in constant time, never printed.
@@ -165,6 +169,18 @@ fn shown(v: &str) -> String {
     v.chars().filter(|c| !c.is_control()).take(64).collect()
 }
 
+/// The setting a cookie validation error is about.
+fn cookie_setting(e: &CookieError) -> &'static str {
+    match e {
+        CookieError::PrefixRequiresSecure { .. } => "COOKIE_SECURE",
+        CookieError::HostPrefixRequiresRootPath { .. } | CookieError::InvalidPath { .. } => "COOKIE_PATH",
+        CookieError::HostPrefixForbidsDomain { .. } | CookieError::InvalidDomain { .. } => "COOKIE_DOMAIN",
+        CookieError::SameSiteNoneRequiresSecure => "COOKIE_SAMESITE",
+        CookieError::MaxChunksOutOfRange { .. } => "COOKIE_MAX_CHUNKS",
+        _ => "COOKIE_NAME",
+    }
+}
+
 /// Checks `ORIGIN_URL`: absolute http(s) URL, no query, fragment or credentials.
 fn origin_url(value: &str) -> Result<String, ConfigError> {
     const NAME: &str = "ORIGIN_URL";
@@ -228,7 +244,7 @@ impl Config {
             domain: r.raw("COOKIE_DOMAIN"),
             max_chunks: usize::try_from(max_chunks).unwrap_or(usize::MAX),
         };
-        cookie.validate().map_err(|e| err("COOKIE_NAME", e.to_string()))?;
+        cookie.validate().map_err(|e| err(cookie_setting(&e), e.to_string()))?;
 
         let refresh_after = match r.raw("SESSION_REFRESH_AFTER") {
             None => 0.25,
@@ -242,7 +258,15 @@ impl Config {
             refresh_after,
             r.seconds("CLOCK_SKEW", 60)?,
         )
-        .map_err(|e| err("SESSION_IDLE_TTL", e.to_string()))?;
+        .map_err(|e| {
+            let setting = match e.field() {
+                "absolute_ttl" => "SESSION_ABSOLUTE_TTL",
+                "refresh_after" => "SESSION_REFRESH_AFTER",
+                "leeway" => "CLOCK_SKEW",
+                _ => "SESSION_IDLE_TTL",
+            };
+            err(setting, e.to_string())
+        })?;
 
         let algorithms = r
             .list("JWT_ALGORITHMS", "HS256")
@@ -267,6 +291,13 @@ impl Config {
         let protected_paths = r.list("PROTECTED_PATHS", "/api/");
         if let Some(bad) = protected_paths.iter().find(|p| !p.starts_with('/')) {
             return Err(err("PROTECTED_PATHS", format!("prefixes start with `/`, got `{}`", shown(bad))));
+        }
+        let strong_paths = r.list("STRONG_REVOCATION_PATHS", "");
+        if let Some(bad) = strong_paths.iter().find(|p| !p.starts_with('/') && p.as_str() != "*") {
+            return Err(err(
+                "STRONG_REVOCATION_PATHS",
+                format!("entries are path prefixes starting with `/` or `*`, got `{}`", shown(bad)),
+            ));
         }
         let admin_token = match r.raw("ADMIN_TOKEN") {
             None => None,
@@ -298,7 +329,18 @@ impl Config {
             fail_mode,
             protected_paths,
             admin_token,
+            strong_paths,
         })
+    }
+
+    /// Whether the strongly consistent revocation store is configured at all.
+    pub fn strong_revocation(&self) -> bool {
+        !self.strong_paths.is_empty()
+    }
+
+    /// Whether revocation checks for `path` read the strongly consistent store.
+    pub fn is_strong(&self, path: &str) -> bool {
+        self.strong_paths.iter().any(|p| p == "*" || path.starts_with(p.as_str()))
     }
 
     /// Whether `path` is under one of `PROTECTED_PATHS`.
@@ -346,6 +388,10 @@ pub(crate) mod tests {
         assert_eq!(c.keys.primary_kid().as_str(), "k1");
         assert!(c.admin_token.is_none());
         assert!(c.is_protected("/api/me") && !c.is_protected("/login"));
+        assert!(!c.strong_revocation() && !c.is_strong("/api/me"));
+        let c = load(&[("STRONG_REVOCATION_PATHS", "/admin/ /billing/")]).unwrap();
+        assert!(c.is_strong("/billing/x") && !c.is_strong("/api/me"));
+        assert!(load(&[("STRONG_REVOCATION_PATHS", "*")]).unwrap().is_strong("/anything"));
     }
 
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -362,8 +408,12 @@ pub(crate) mod tests {
             ("JWT_ALGORITHMS", "none", "JWT_ALGORITHMS"),
             ("REVOCATION_FAIL_MODE", "ajar", "REVOCATION_FAIL_MODE"),
             ("TOKEN_TTL", "0", "TOKEN_TTL"),
+            ("SESSION_REFRESH_AFTER", "1.5", "SESSION_REFRESH_AFTER"),
+            ("CLOCK_SKEW", "3600", "CLOCK_SKEW"),
+            ("SESSION_ABSOLUTE_TTL", "0", "SESSION_ABSOLUTE_TTL"),
             ("ADMIN_TOKEN", "tiny", "ADMIN_TOKEN"),
             ("PROTECTED_PATHS", "api", "PROTECTED_PATHS"),
+            ("STRONG_REVOCATION_PATHS", "api", "STRONG_REVOCATION_PATHS"),
         ];
         for (name, value, expected) in cases {
             let e = load(&[(name, value)]).unwrap_err();
@@ -371,7 +421,9 @@ pub(crate) mod tests {
         }
         // Secure-prefix rules are enforced, not silently relaxed.
         let e = load(&[("COOKIE_SECURE", "false")]).unwrap_err();
-        assert_eq!(e.setting, "COOKIE_NAME");
+        assert_eq!(e.setting, "COOKIE_SECURE");
+        let e = load(&[("COOKIE_DOMAIN", "example.com")]).unwrap_err();
+        assert_eq!(e.setting, "COOKIE_DOMAIN");
         let e = load(&[("SESSION_KEYS", "")]).unwrap_err();
         assert!(e.to_string().contains("is not set"), "{e}");
     }

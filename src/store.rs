@@ -124,6 +124,50 @@ impl KvStore for MemoryStore {
     }
 }
 
+/// Two stores for one namespace: a fast, eventually consistent one (Workers KV) and
+/// an optional strongly consistent one (a Durable Object).
+///
+/// Writes go to the strong store first, then the fast one, so a revocation is never
+/// missing from the store that strong reads consult. Reads go to the strong store
+/// when [`Tiered::strong_reads`] is set (the configured strong path prefixes), else
+/// to the fast one. Listing reads the fast store.
+#[derive(Debug)]
+pub struct Tiered<A, B> {
+    /// The eventually consistent store.
+    pub fast: A,
+    /// The strongly consistent store, when configured.
+    pub strong: Option<B>,
+    /// Whether reads of this request go to the strong store.
+    pub strong_reads: bool,
+}
+
+impl<A: KvStore, B: KvStore> KvStore for Tiered<A, B> {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match (&self.strong, self.strong_reads) {
+            (Some(strong), true) => strong.get(key).await,
+            _ => self.fast.get(key).await,
+        }
+    }
+
+    async fn put(&self, key: &str, value: &[u8], ttl: Option<u64>) -> Result<(), StoreError> {
+        if let Some(strong) = &self.strong {
+            strong.put(key, value, ttl).await?;
+        }
+        self.fast.put(key, value, ttl).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        if let Some(strong) = &self.strong {
+            strong.delete(key).await?;
+        }
+        self.fast.delete(key).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ListedKey>, StoreError> {
+        self.fast.list(prefix).await
+    }
+}
+
 /// Drives a future that never waits on I/O (all [`MemoryStore`] futures) to completion.
 /// For tests and the CLI; returns `None` if the future is not immediately ready.
 pub fn block_on_ready<F: std::future::Future>(fut: F) -> Option<F::Output> {
@@ -156,5 +200,19 @@ mod tests {
         *store.fail.borrow_mut() = Some("binding missing".into());
         let err = block_on_ready(store.get("a:2")).unwrap().unwrap_err();
         assert_eq!(err.to_string(), "KV get of `a:2` failed: binding missing");
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn tiered_writes_both_and_reads_the_chosen_one() {
+        let t = Tiered { fast: MemoryStore::new(0), strong: Some(MemoryStore::new(0)), strong_reads: true };
+        block_on_ready(t.put("k", b"v", None)).unwrap().unwrap();
+        assert!(block_on_ready(t.fast.get("k")).unwrap().unwrap().is_some());
+        block_on_ready(t.fast.delete("k")).unwrap().unwrap();
+        assert_eq!(block_on_ready(t.get("k")).unwrap().unwrap(), Some(b"v".to_vec()), "strong read");
+        let t = Tiered { strong_reads: false, ..t };
+        assert_eq!(block_on_ready(t.get("k")).unwrap().unwrap(), None, "fast read");
+        *t.strong.as_ref().unwrap().fail.borrow_mut() = Some("down".into());
+        assert!(block_on_ready(t.put("x", b"1", None)).unwrap().is_err(), "strong write failure surfaces");
     }
 }

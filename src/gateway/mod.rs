@@ -16,6 +16,8 @@
 
 mod endpoints;
 mod origin;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 

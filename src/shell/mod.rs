@@ -17,7 +17,11 @@ use worker::{console_error, console_log, event, js_sys, web_sys, Context, Env};
 use crate::config::{Config, ConfigError};
 use crate::gateway::{Entropy, EntropyError, Finish, Gateway, Step};
 use crate::http::{Headers, RequestHead, Response};
-use crate::store::{KvStore, ListedKey, StoreError, MIN_TTL};
+use crate::store::{KvStore, ListedKey, StoreError, Tiered, MIN_TTL};
+
+mod durable;
+
+pub use durable::Revocations;
 
 thread_local! {
     /// The gateway of this isolate, built on the first request that configures well.
@@ -175,7 +179,12 @@ async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, was
     };
     let head = head_of(&req);
     let binding = env.var("DENYLIST_BINDING").map(|v| v.to_string()).unwrap_or_else(|_| "DENYLIST".into());
-    let denylist = Kv::new(&env, &binding);
+    let config = gateway.config();
+    let denylist = Tiered {
+        fast: Kv::new(&env, &binding),
+        strong: config.strong_revocation().then(|| durable::DoStore::new(&env)),
+        strong_reads: config.is_strong(&head.path),
+    };
     let mut entropy = WebCrypto;
     let mut log = Vec::new();
     let now = now();

@@ -1,0 +1,61 @@
+// Failure policies end to end: a denylist binding that errors (fail closed and
+// fail open) and bad configuration, each through real `wrangler dev`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack } from './harness.mjs';
+import { Client } from './client.mjs';
+
+async function withStack(vars, fn) {
+  const stack = await startStack({ vars });
+  try { await fn(stack); } finally { await stack.stop(); }
+}
+
+test('KV failure fails closed: protected paths 503, others anonymous, cookie kept', async () => {
+  // A cookie minted by a healthy stack with the same keys…
+  await withStack({}, async (healthy) => {
+    const c = new Client(healthy.url);
+    await c.login('ivan');
+    const cookie = c.cookieHeader();
+    // …presented to a stack whose denylist binding does not exist.
+    await withStack({ DENYLIST_BINDING: 'NO_SUCH_BINDING', __secrets: healthy.secrets }, async (broken) => {
+      const b = new Client(broken.url);
+      const me = await b.fetch('/api/me', { cookie });
+      assert.equal(me.status, 503);
+      assert.equal(me.json.error, 'session_store_unavailable');
+      assert.match(me.json.message, /revocation list could not be read/);
+      assert.equal(me.setCookies.length, 0, 'the session is not destroyed by an outage');
+      const page = await b.fetch('/api/public', { cookie });
+      assert.equal(page.status, 200);
+      assert.equal(page.json.anonymous, true, 'unverified means anonymous');
+      assert.equal(page.setCookies.length, 0);
+      const out = await b.fetch('/_session/logout', { method: 'POST', cookie });
+      assert.equal(out.status, 503, 'a logout that cannot be recorded says so');
+      assert.ok(out.setCookies.some((s) => /Max-Age=0/.test(s)), 'but still clears this browser');
+    });
+    await withStack(
+      { DENYLIST_BINDING: 'NO_SUCH_BINDING', REVOCATION_FAIL_MODE: 'open', __secrets: healthy.secrets },
+      async (open) => {
+        const me = await new Client(open.url).fetch('/api/me', { cookie });
+        assert.equal(me.status, 200, 'fail-open honours the seal');
+        assert.equal(me.json.sub, 'ivan');
+      },
+    );
+  });
+});
+
+test('bad configuration answers 500 naming the setting, never a silent fallback', async () => {
+  for (const [name, value] of [
+    ['SESSION_IDLE_TTL', 'ten minutes'],
+    ['COOKIE_SECURE', 'false'],
+    ['ORIGIN_URL', 'ftp://nope'],
+    ['JWT_ALGORITHMS', 'none'],
+  ]) {
+    await withStack({ [name]: value }, async (s) => {
+      const r = await fetch(s.url + '/api/public');
+      assert.equal(r.status, 500, `${name}=${value}`);
+      const body = await r.json();
+      assert.equal(body.error, 'misconfigured');
+      assert.ok(body.message.includes(name), `${body.message} names ${name}`);
+    });
+  }
+});
