@@ -5,7 +5,7 @@
 //! `aud` = `ORIGIN_AUDIENCE`, `iss` = `EDGE_ISSUER`) with [`edge_session::jwt::verify`];
 //! an absent or invalid header means "anonymous". It asks the worker for session
 //! changes with response headers, which the worker applies and strips:
-//! `Edge-Session-Set: {"sub":…,"data":…}` and `Edge-Session-Action: destroy | rotate`.
+//! `Edge-Session-Set: {"sub":…,"data":…}` and `Edge-Session-Action: destroy | rotate | revoke | revoke-all`.
 //!
 //! Configuration (environment): `ORIGIN_PORT` (default 8788), `ORIGIN_HOST` (default
 //! `127.0.0.1`), `ORIGIN_SECRET` (required, ≥ 32 bytes), `ORIGIN_AUDIENCE` (default
@@ -259,9 +259,12 @@ mod native {
                 Some(claims) => big(req, claims),
                 None => not_logged_in(),
             },
-            "/api/rotate" if post => match session {
-                Some(_) => Reply::json(200, &json!({"ok": true}))
-                    .with("Edge-Session-Action", "rotate".into()),
+            "/api/rotate" | "/api/revoke" | "/api/revoke-all" if post => match session {
+                Some(_) => {
+                    let action = req.path.trim_start_matches("/api/");
+                    Reply::json(200, &json!({"ok": true, "action": action}))
+                        .with("Edge-Session-Action", action.into())
+                }
                 None => not_logged_in(),
             },
             "/api/echo-headers" if req.method == Method::Get => {
@@ -279,7 +282,9 @@ mod native {
                 Reply::json(200, &json!({"anonymous": session.is_none()}))
             }
             "/login" | "/logout" | "/api/me" | "/api/data" | "/api/big" | "/api/rotate"
-            | "/api/echo-headers" | "/api/public" => Reply::error(405, "method not allowed"),
+            | "/api/revoke" | "/api/revoke-all" | "/api/echo-headers" | "/api/public" => {
+                Reply::error(405, "method not allowed")
+            }
             _ if matches!(req.method, Method::Get | Method::Head) => {
                 static_file(&config.www, &req.path)
             }
@@ -684,6 +689,12 @@ mod tests {
         assert_eq!((out.status, header(&out, "Edge-Session-Action")), (200, Some("destroy")));
         let rotate = route(&config, &request(Method::Post, "/api/rotate", None), Some(&claims()));
         assert_eq!(header(&rotate, "Edge-Session-Action"), Some("rotate"));
+        for action in ["revoke", "revoke-all"] {
+            let path = format!("/api/{action}");
+            let out = route(&config, &request(Method::Post, &path, None), Some(&claims()));
+            assert_eq!(header(&out, "Edge-Session-Action"), Some(action));
+            assert_eq!(route(&config, &request(Method::Post, &path, None), None).status, 401);
+        }
         assert_eq!(route(&config, &request(Method::Get, "/logout", None), None).status, 405);
     }
 

@@ -21,7 +21,6 @@ use crate::store::{KvStore, ListedKey, StoreError, Tiered, MIN_TTL};
 
 mod durable;
 
-pub use durable::Revocations;
 
 thread_local! {
     /// The gateway of this isolate, built on the first request that configures well.
@@ -139,7 +138,7 @@ fn headers_to_js(headers: &Headers) -> Result<web_sys::Headers, wasm_bindgen::Js
 fn to_js(resp: Response) -> Result<web_sys::Response, wasm_bindgen::JsValue> {
     let init = web_sys::ResponseInit::new();
     init.set_status(resp.status);
-    init.set_headers(&headers_to_js(&resp.headers)?);
+    init.set_headers(&headers_to_js(&resp.headers)?.into());
     let mut body = resp.body;
     web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut body), &init)
 }
@@ -158,7 +157,7 @@ async fn fetch_origin(
 ) -> Result<web_sys::Response, wasm_bindgen::JsValue> {
     let init = web_sys::RequestInit::new();
     init.set_method(&req.method());
-    init.set_headers(&headers_to_js(headers)?);
+    init.set_headers(&headers_to_js(headers)?.into());
     init.set_redirect(web_sys::RequestRedirect::Manual);
     if let Some(body) = req.body() {
         init.set_body(&body);
@@ -214,7 +213,7 @@ async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, was
             let init = web_sys::ResponseInit::new();
             init.set_status(status);
             init.set_status_text(&origin.status_text());
-            init.set_headers(&headers_to_js(&headers)?);
+            init.set_headers(&headers_to_js(&headers)?.into());
             web_sys::Response::new_with_opt_readable_stream_and_init(origin.body().as_ref(), &init)
         }
     }

@@ -1,0 +1,163 @@
+// edge-session demo page: talks to the origin (/login, /api/*) and to the edge's
+// own session endpoints (/_session/*). No framework, no build step.
+
+const $ = (id) => document.getElementById(id);
+
+/** fetch with JSON in and out; never throws for HTTP errors. */
+async function api(method, path, body) {
+  const init = {
+    method,
+    credentials: 'same-origin',
+    headers: { Accept: 'application/json' },
+  };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    return { status: 0, ok: false, data: { error: `network error: ${error.message}` } };
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  return { status: response.status, ok: response.ok, data };
+}
+
+function errorText(result, what) {
+  const detail = result.data && result.data.error ? result.data.error : `HTTP ${result.status}`;
+  return `${what} failed: ${detail}`;
+}
+
+function setStatus(text, kind = 'error') {
+  const status = $('status');
+  status.textContent = text;
+  status.dataset.kind = text ? kind : '';
+}
+
+function formatTime(seconds) {
+  if (typeof seconds !== 'number') return String(seconds ?? '');
+  const date = new Date(seconds * 1000);
+  return `${seconds} (${date.toLocaleString()})`;
+}
+
+function showAnonymous() {
+  $('signed-in').hidden = true;
+  $('anonymous').hidden = false;
+  $('token').hidden = true;
+  $('token').textContent = '';
+  $('token-exp').textContent = '';
+}
+
+function showUser(me) {
+  $('user-name').textContent = me.sub;
+  $('claim-sub').textContent = me.sub;
+  $('claim-sid').textContent = me.sid;
+  $('claim-auth-time').textContent = formatTime(me.auth_time);
+  $('claim-exp').textContent = formatTime(me.exp);
+  $('claim-data').textContent = JSON.stringify(me.data ?? {}, null, 2);
+  $('anonymous').hidden = true;
+  $('signed-in').hidden = false;
+}
+
+/** Loads /api/me and shows the matching view. Returns true when logged in. */
+async function refresh() {
+  const result = await api('GET', '/api/me');
+  if (result.ok && result.data) {
+    showUser(result.data);
+    return true;
+  }
+  showAnonymous();
+  if (result.status !== 401) setStatus(errorText(result, 'Loading the session'));
+  return false;
+}
+
+async function busy(button, work) {
+  button.disabled = true;
+  try {
+    await work();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function onLogin(event) {
+  event.preventDefault();
+  const username = $('username').value.trim();
+  await busy($('login-button'), async () => {
+    const result = await api('POST', '/login', { username });
+    if (!result.ok) {
+      setStatus(errorText(result, 'Log in'));
+      return;
+    }
+    setStatus('');
+    if (!(await refresh())) {
+      setStatus('The origin accepted the login but no session came back: is the edge worker in front?');
+    }
+  });
+}
+
+async function onSaveData(event) {
+  event.preventDefault();
+  const key = $('data-key').value.trim();
+  if (!key) {
+    setStatus('Enter a key to save.');
+    return;
+  }
+  await busy($('data-save'), async () => {
+    const result = await api('POST', '/api/data', { [key]: $('data-value').value });
+    if (!result.ok) {
+      setStatus(errorText(result, 'Saving data'));
+      return;
+    }
+    setStatus('');
+    $('data-key').value = '';
+    $('data-value').value = '';
+    await refresh();
+  });
+}
+
+async function onLogout() {
+  await busy($('logout-button'), async () => {
+    let result = await api('POST', '/_session/logout');
+    if (result.status === 404) result = await api('POST', '/logout');
+    if (!result.ok) {
+      setStatus(errorText(result, 'Log out'));
+      return;
+    }
+    setStatus('');
+    await refresh();
+  });
+}
+
+async function onToken() {
+  await busy($('token-button'), async () => {
+    const result = await api('POST', '/_session/token');
+    if (!result.ok || !result.data) {
+      setStatus(errorText(result, 'Getting an API token'));
+      return;
+    }
+    const token = result.data.token ?? result.data.access_token ?? '';
+    const exp = result.data.exp ?? result.data.expires_at;
+    $('token').textContent = token;
+    $('token').hidden = false;
+    $('token-exp').textContent = exp === undefined ? '' : `expires ${formatTime(exp)}`;
+    setStatus('');
+  });
+}
+
+function start() {
+  $('login-form').addEventListener('submit', onLogin);
+  $('data-form').addEventListener('submit', onSaveData);
+  $('logout-button').addEventListener('click', onLogout);
+  $('token-button').addEventListener('click', onToken);
+  refresh();
+}
+
+start();
