@@ -25,6 +25,8 @@ pub mod config;
 pub mod http;
 pub mod denylist;
 pub mod gateway;
+pub mod manifest;
+pub mod assets;
 
 #[cfg(target_arch = "wasm32")]
 mod shell;

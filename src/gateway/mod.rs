@@ -105,6 +105,34 @@ pub struct Forward {
     pub pending: Pending,
 }
 
+impl Forward {
+    /// Tells the origin which deploy the client runs (`X-Deploy-Id`, replacing any
+    /// value the client sent) and, when that deploy has its own backend, sends the
+    /// request there instead of `ORIGIN_URL`.
+    pub fn pin_deploy(&mut self, req: &RequestHead, deploy: Option<&str>, origin: Option<&str>) {
+        self.headers.remove(crate::assets::DEPLOY_HEADER);
+        if let Some(deploy) = deploy {
+            self.headers.append(crate::assets::DEPLOY_HEADER, deploy);
+        }
+        if let Some(origin) = origin {
+            self.url = upstream_url(origin, req);
+        }
+    }
+}
+
+/// `base` (no trailing slash) + the request's path and query.
+fn upstream_url(base: &str, req: &RequestHead) -> String {
+    let base = base.trim_end_matches('/');
+    let mut url = String::with_capacity(base.len() + req.path.len() + req.query.len() + 1);
+    url.push_str(base);
+    url.push_str(&req.path);
+    if !req.query.is_empty() {
+        url.push('?');
+        url.push_str(&req.query);
+    }
+    url
+}
+
 /// Request state carried from [`Gateway::handle`] to [`Gateway::finish`].
 #[derive(Debug)]
 pub struct Pending {
@@ -279,14 +307,7 @@ impl Gateway {
         if let Some(assertion) = self.assertion(&pending.identity, now, log) {
             headers.append(ASSERTION_HEADER, assertion);
         }
-        let mut url = String::with_capacity(self.config.origin_url.len() + req.path.len() + req.query.len() + 1);
-        url.push_str(&self.config.origin_url);
-        url.push_str(&req.path);
-        if !req.query.is_empty() {
-            url.push('?');
-            url.push_str(&req.query);
-        }
-        Forward { url, headers, pending }
+        Forward { url: upstream_url(&self.config.origin_url, req), headers, pending }
     }
 
     /// Mints the short-lived `Edge-Session` assertion of a verified identity.

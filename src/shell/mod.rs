@@ -14,7 +14,8 @@ use worker::wasm_bindgen::{self, JsCast};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, console_log, event, js_sys, web_sys, Context, Env};
 
-use crate::config::{Config, ConfigError};
+use crate::assets::{self, AssetCache, AssetConfig, Outcome};
+use crate::config::Config;
 use crate::gateway::{Entropy, EntropyError, Finish, Gateway, Step};
 use crate::http::{Headers, RequestHead, Response};
 use crate::store::{KvStore, ListedKey, StoreError, Tiered, MIN_TTL};
@@ -22,22 +23,32 @@ use crate::store::{KvStore, ListedKey, StoreError, Tiered, MIN_TTL};
 mod durable;
 
 
-thread_local! {
-    /// The gateway of this isolate, built on the first request that configures well.
-    static GATEWAY: RefCell<Option<Rc<Gateway>>> = const { RefCell::new(None) };
+/// Everything built once per isolate from the configuration.
+struct Isolate {
+    gateway: Gateway,
+    assets: AssetConfig,
+    asset_cache: AssetCache,
 }
 
-/// Reads every setting from vars and secrets; errors name the setting.
-fn gateway(env: &Env) -> Result<Rc<Gateway>, ConfigError> {
-    if let Some(g) = GATEWAY.with(|g| g.borrow().clone()) {
-        return Ok(g);
+thread_local! {
+    /// This isolate's state, built on the first request that configures well.
+    static ISOLATE: RefCell<Option<Rc<Isolate>>> = const { RefCell::new(None) };
+}
+
+/// Reads every setting from vars and secrets once; errors name the setting.
+fn isolate(env: &Env) -> Result<Rc<Isolate>, String> {
+    if let Some(i) = ISOLATE.with(|i| i.borrow().clone()) {
+        return Ok(i);
     }
     let lookup = |name: &str| -> Option<String> {
         env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok()
     };
-    let gateway = Rc::new(Gateway::new(Config::from_lookup(&lookup)?));
-    GATEWAY.with(|g| *g.borrow_mut() = Some(gateway.clone()));
-    Ok(gateway)
+    let gateway = Gateway::new(Config::from_lookup(&lookup).map_err(|e| e.to_string())?);
+    let assets = AssetConfig::from_lookup(lookup).map_err(|e| e.to_string())?;
+    let asset_cache = AssetCache::new(assets.cache_ttl);
+    let isolate = Rc::new(Isolate { gateway, assets, asset_cache });
+    ISOLATE.with(|i| *i.borrow_mut() = Some(isolate.clone()));
+    Ok(isolate)
 }
 
 /// Web Crypto randomness.
@@ -169,14 +180,27 @@ async fn fetch_origin(
 }
 
 async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, wasm_bindgen::JsValue> {
-    let gateway = match gateway(&env) {
-        Ok(g) => g,
+    let isolate = match isolate(&env) {
+        Ok(i) => i,
         Err(e) => {
             console_error!("edge-session: {e}");
-            return to_js(Response::error(500, "misconfigured", &e.to_string()));
+            return to_js(Response::error(500, "misconfigured", &e));
         }
     };
+    let gateway = &isolate.gateway;
     let head = head_of(&req);
+    let now = now();
+
+    // Static assets first: answered from KV with no session work at all.
+    let asset_store = Kv::new(&env, "ASSETS");
+    let client = client_id(&head);
+    let served = assets::serve(&asset_store, &isolate.asset_cache, &head, &isolate.assets, now, &client).await;
+    log_all(&served.log);
+    let deploy_origin = match served.outcome {
+        Outcome::Respond(resp) => return to_js(resp),
+        Outcome::Forward { origin } => origin,
+    };
+
     let binding = env.var("DENYLIST_BINDING").map(|v| v.to_string()).unwrap_or_else(|_| "DENYLIST".into());
     let config = gateway.config();
     let denylist = Tiered {
@@ -186,15 +210,15 @@ async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, was
     };
     let mut entropy = WebCrypto;
     let mut log = Vec::new();
-    let now = now();
     let step = gateway.handle(&head, &denylist, &mut entropy, now, &mut log).await;
-    let forward = match step {
+    let mut forward = match step {
         Step::Respond(resp) => {
             log_all(&log);
             return to_js(resp);
         }
         Step::Forward(f) => f,
     };
+    forward.pin_deploy(&head, served.deploy.as_ref().map(|d| d.as_str()), deploy_origin.as_deref());
     let origin = match fetch_origin(&forward.url, &req, &forward.headers).await {
         Ok(r) => r,
         Err(e) => {
@@ -217,6 +241,14 @@ async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, was
             web_sys::Response::new_with_opt_readable_stream_and_init(origin.body().as_ref(), &init)
         }
     }
+}
+
+/// A stable identifier of the client for canary assignment, before any session
+/// work: its address and user agent (a new client is then pinned by cookie).
+fn client_id(head: &RequestHead) -> String {
+    let ip = head.headers.get("cf-connecting-ip").unwrap_or_default();
+    let ua = head.headers.get("user-agent").unwrap_or_default();
+    format!("{ip}|{ua}")
 }
 
 fn js_error(e: &wasm_bindgen::JsValue) -> String {

@@ -28,6 +28,13 @@ enum Command {
     Seal(SealArgs),
     /// Open a sealed cookie value or a whole `Cookie` header and print its claims.
     Open(OpenArgs),
+    /// Revoke a session (`--sid`) or sign a user out everywhere (`--user`).
+    Revoke(crate::revoke::RevokeArgs),
+    /// Inspect the revocation list.
+    #[command(subcommand)]
+    Denylist(crate::revoke::DenylistCmd),
+    /// Publish, list, promote and garbage-collect static asset deploys.
+    Assets(crate::assets::AssetsCmd),
 }
 
 #[derive(Args, Debug)]
@@ -87,6 +94,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keygen(a) => keygen(a),
         Command::Seal(a) => seal(a),
         Command::Open(a) => open(a),
+        Command::Revoke(a) => crate::revoke::revoke(a, now()?),
+        Command::Denylist(c) => crate::revoke::denylist(c, now()?),
+        Command::Assets(c) => crate::assets::run(c),
     }
 }
 
