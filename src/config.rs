@@ -173,8 +173,12 @@ fn shown(v: &str) -> String {
 fn cookie_setting(e: &CookieError) -> &'static str {
     match e {
         CookieError::PrefixRequiresSecure { .. } => "COOKIE_SECURE",
-        CookieError::HostPrefixRequiresRootPath { .. } | CookieError::InvalidPath { .. } => "COOKIE_PATH",
-        CookieError::HostPrefixForbidsDomain { .. } | CookieError::InvalidDomain { .. } => "COOKIE_DOMAIN",
+        CookieError::HostPrefixRequiresRootPath { .. } | CookieError::InvalidPath { .. } => {
+            "COOKIE_PATH"
+        }
+        CookieError::HostPrefixForbidsDomain { .. } | CookieError::InvalidDomain { .. } => {
+            "COOKIE_DOMAIN"
+        }
         CookieError::SameSiteNoneRequiresSecure => "COOKIE_SAMESITE",
         CookieError::MaxChunksOutOfRange { .. } => "COOKIE_MAX_CHUNKS",
         _ => "COOKIE_NAME",
@@ -184,12 +188,10 @@ fn cookie_setting(e: &CookieError) -> &'static str {
 /// Checks `ORIGIN_URL`: absolute http(s) URL, no query, fragment or credentials.
 fn origin_url(value: &str) -> Result<String, ConfigError> {
     const NAME: &str = "ORIGIN_URL";
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"))
-        .ok_or_else(|| {
-            err(NAME, format!("must start with http:// or https://, got `{}`", shown(value)))
-        })?;
+    let rest =
+        value.strip_prefix("https://").or_else(|| value.strip_prefix("http://")).ok_or_else(
+            || err(NAME, format!("must start with http:// or https://, got `{}`", shown(value))),
+        )?;
     let host = rest.split('/').next().unwrap_or_default();
     if host.is_empty() || host.contains('@') {
         return Err(err(NAME, "must name a host (and no user:password@)"));
@@ -249,7 +251,10 @@ impl Config {
         let refresh_after = match r.raw("SESSION_REFRESH_AFTER") {
             None => 0.25,
             Some(v) => v.parse::<f64>().map_err(|_| {
-                err("SESSION_REFRESH_AFTER", format!("must be a fraction like 0.25, got `{}`", shown(&v)))
+                err(
+                    "SESSION_REFRESH_AFTER",
+                    format!("must be a fraction like 0.25, got `{}`", shown(&v)),
+                )
             })?,
         };
         let policy = SessionPolicy::new(
@@ -290,7 +295,10 @@ impl Config {
         };
         let protected_paths = r.list("PROTECTED_PATHS", "/api/");
         if let Some(bad) = protected_paths.iter().find(|p| !p.starts_with('/')) {
-            return Err(err("PROTECTED_PATHS", format!("prefixes start with `/`, got `{}`", shown(bad))));
+            return Err(err(
+                "PROTECTED_PATHS",
+                format!("prefixes start with `/`, got `{}`", shown(bad)),
+            ));
         }
         let strong_paths = r.list("STRONG_REVOCATION_PATHS", "");
         if let Some(bad) = strong_paths.iter().find(|p| !p.starts_with('/') && p.as_str() != "*") {
@@ -302,7 +310,10 @@ impl Config {
         let admin_token = match r.raw("ADMIN_TOKEN") {
             None => None,
             Some(t) if t.len() < 32 => {
-                return Err(err("ADMIN_TOKEN", format!("is {} bytes; at least 32 are required", t.len())))
+                return Err(err(
+                    "ADMIN_TOKEN",
+                    format!("is {} bytes; at least 32 are required", t.len()),
+                ))
             }
             Some(t) => Some(AdminToken(t.into_bytes())),
         };

@@ -14,19 +14,19 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod assets;
 pub mod b64;
-pub mod store;
-pub mod keyring;
-pub mod seal;
-pub mod session;
-pub mod cookie;
-pub mod jwt;
 pub mod config;
-pub mod http;
+pub mod cookie;
 pub mod denylist;
 pub mod gateway;
+pub mod http;
+pub mod jwt;
+pub mod keyring;
 pub mod manifest;
-pub mod assets;
+pub mod seal;
+pub mod session;
+pub mod store;
 
 #[cfg(target_arch = "wasm32")]
 mod shell;

@@ -64,11 +64,14 @@ pub trait KvStore {
     async fn list(&self, prefix: &str) -> Result<Vec<ListedKey>, StoreError>;
 }
 
+/// Key → (value, expiration).
+type Entries = std::collections::BTreeMap<String, (Vec<u8>, Option<u64>)>;
+
 /// An in-memory [`KvStore`] for unit tests and the CLI's dry runs. Time is a field,
 /// so TTL expiry is deterministic: set [`MemoryStore::now`] to move the clock.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    entries: std::cell::RefCell<std::collections::BTreeMap<String, (Vec<u8>, Option<u64>)>>,
+    entries: std::cell::RefCell<Entries>,
     /// The store's clock, in Unix seconds.
     pub now: std::cell::Cell<u64>,
     /// When set, every operation fails with this reason (to test failure policies).
@@ -96,7 +99,12 @@ impl MemoryStore {
 impl KvStore for MemoryStore {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.check("get", key)?;
-        Ok(self.entries.borrow().get(key).filter(|(_, exp)| self.live(*exp)).map(|(v, _)| v.clone()))
+        Ok(self
+            .entries
+            .borrow()
+            .get(key)
+            .filter(|(_, exp)| self.live(*exp))
+            .map(|(v, _)| v.clone()))
     }
 
     async fn put(&self, key: &str, value: &[u8], ttl: Option<u64>) -> Result<(), StoreError> {
@@ -205,14 +213,25 @@ mod tests {
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     fn tiered_writes_both_and_reads_the_chosen_one() {
-        let t = Tiered { fast: MemoryStore::new(0), strong: Some(MemoryStore::new(0)), strong_reads: true };
+        let t = Tiered {
+            fast: MemoryStore::new(0),
+            strong: Some(MemoryStore::new(0)),
+            strong_reads: true,
+        };
         block_on_ready(t.put("k", b"v", None)).unwrap().unwrap();
         assert!(block_on_ready(t.fast.get("k")).unwrap().unwrap().is_some());
         block_on_ready(t.fast.delete("k")).unwrap().unwrap();
-        assert_eq!(block_on_ready(t.get("k")).unwrap().unwrap(), Some(b"v".to_vec()), "strong read");
+        assert_eq!(
+            block_on_ready(t.get("k")).unwrap().unwrap(),
+            Some(b"v".to_vec()),
+            "strong read"
+        );
         let t = Tiered { strong_reads: false, ..t };
         assert_eq!(block_on_ready(t.get("k")).unwrap().unwrap(), None, "fast read");
         *t.strong.as_ref().unwrap().fail.borrow_mut() = Some("down".into());
-        assert!(block_on_ready(t.put("x", b"1", None)).unwrap().is_err(), "strong write failure surfaces");
+        assert!(
+            block_on_ready(t.put("x", b"1", None)).unwrap().is_err(),
+            "strong write failure surfaces"
+        );
     }
 }

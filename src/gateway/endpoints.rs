@@ -52,14 +52,25 @@ impl Gateway {
     ) -> Response {
         let (pending, unknown) = self.authenticate(req, denylist, now, log).await;
         if unknown {
-            return Response::error(503, "session_store_unavailable", "the revocation list could not be read; retry shortly");
+            return Response::error(
+                503,
+                "session_store_unavailable",
+                "the revocation list could not be read; retry shortly",
+            );
         }
         let session = match &pending.identity {
             Identity::Cookie(s) => s,
             _ => {
-                let mut r = Response::error(401, "not_logged_in", "a valid session cookie is required to obtain a token");
+                let mut r = Response::error(
+                    401,
+                    "not_logged_in",
+                    "a valid session cookie is required to obtain a token",
+                );
                 if pending.clear {
-                    append_cookies(&mut r.headers, &cookie::clear(&self.config.cookie, &pending.cookies));
+                    append_cookies(
+                        &mut r.headers,
+                        &cookie::clear(&self.config.cookie, &pending.cookies),
+                    );
                 }
                 return r;
             }
@@ -95,7 +106,13 @@ impl Gateway {
         }
     }
 
-    async fn logout(&self, req: &RequestHead, denylist: &impl KvStore, now: u64, log: &mut Log) -> Response {
+    async fn logout(
+        &self,
+        req: &RequestHead,
+        denylist: &impl KvStore,
+        now: u64,
+        log: &mut Log,
+    ) -> Response {
         let (pending, _) = self.authenticate(req, denylist, now, log).await;
         // Revoke whatever credential came, even one whose revocation state is unknown.
         let subject = match &pending.identity {
@@ -105,7 +122,15 @@ impl Gateway {
         let clear = cookie::clear(&self.config.cookie, &pending.cookies);
         let written = match &subject {
             Some((sid, exp)) => {
-                denylist::revoke_session(denylist, sid, *exp, now, self.config.policy.leeway, "logout").await
+                denylist::revoke_session(
+                    denylist,
+                    sid,
+                    *exp,
+                    now,
+                    self.config.policy.leeway,
+                    "logout",
+                )
+                .await
             }
             None => Ok(()),
         };
@@ -126,13 +151,27 @@ impl Gateway {
 
     /// For logout when the denylist is unreadable: the cookie's sid, if it opens.
     fn unverified_subject(&self, req: &RequestHead, now: u64) -> Option<(String, u64)> {
-        let cookies = cookie::SessionCookies::from_header(&self.config.cookie, req.headers.get("cookie"));
+        let cookies =
+            cookie::SessionCookies::from_header(&self.config.cookie, req.headers.get("cookie"));
         let sealed = cookies.reassemble().ok()??;
-        let s = crate::session::open_session(&self.config.keys, &self.config.cookie.name, &sealed, &self.config.policy, now).ok()?;
+        let s = crate::session::open_session(
+            &self.config.keys,
+            &self.config.cookie.name,
+            &sealed,
+            &self.config.policy,
+            now,
+        )
+        .ok()?;
         Some((s.claims().sid.as_str().to_owned(), s.claims().exp))
     }
 
-    async fn admin_revoke(&self, req: &RequestHead, denylist: &impl KvStore, now: u64, log: &mut Log) -> Response {
+    async fn admin_revoke(
+        &self,
+        req: &RequestHead,
+        denylist: &impl KvStore,
+        now: u64,
+        log: &mut Log,
+    ) -> Response {
         let Some(admin) = &self.config.admin_token else {
             return Response::error(404, "not_found", "unknown /_session/ endpoint");
         };
@@ -140,25 +179,44 @@ impl Gateway {
             return method_not_allowed("POST");
         }
         if !bearer(req).is_some_and(|t| admin.matches(t)) {
-            let mut r = Response::error(401, "unauthorized", "send Authorization: Bearer <ADMIN_TOKEN>");
+            let mut r =
+                Response::error(401, "unauthorized", "send Authorization: Bearer <ADMIN_TOKEN>");
             r.headers.set("www-authenticate", "Bearer realm=\"edge-session admin\"");
             return r;
         }
         let param = |name: &str| {
-            req.query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')).map(percent_decode)
+            req.query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .map(percent_decode)
         };
         let policy = &self.config.policy;
         let (what, result) = match (param("sid"), param("user")) {
             (Some(Some(sid)), None) => (
                 format!("sid {sid}"),
                 // The sid's own expiry is unknown here: cover the longest lifetime.
-                denylist::revoke_session(denylist, &sid, now.saturating_add(policy.absolute_ttl), now, policy.leeway, "admin").await,
+                denylist::revoke_session(
+                    denylist,
+                    &sid,
+                    now.saturating_add(policy.absolute_ttl),
+                    now,
+                    policy.leeway,
+                    "admin",
+                )
+                .await,
             ),
             (None, Some(Some(user))) => (
                 format!("user {user}"),
-                denylist::revoke_user(denylist, &user, now, policy.absolute_ttl, policy.leeway).await,
+                denylist::revoke_user(denylist, &user, now, policy.absolute_ttl, policy.leeway)
+                    .await,
             ),
-            _ => return Response::error(400, "bad_request", "pass exactly one of ?sid=<sid> or ?user=<sub>"),
+            _ => {
+                return Response::error(
+                    400,
+                    "bad_request",
+                    "pass exactly one of ?sid=<sid> or ?user=<sub>",
+                )
+            }
         };
         match result {
             Ok(()) => {
@@ -167,7 +225,11 @@ impl Gateway {
             }
             Err(e) => {
                 log.push(format!("admin revocation failed: {e}"));
-                Response::error(503, "revocation_failed", "the revocation could not be recorded; retry")
+                Response::error(
+                    503,
+                    "revocation_failed",
+                    "the revocation could not be recorded; retry",
+                )
             }
         }
     }

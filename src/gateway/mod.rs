@@ -87,6 +87,7 @@ impl Identity {
 
 /// What the shell does next.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per request, moved once: boxing buys nothing
 pub enum Step {
     /// Answer with this response; nothing goes to the origin.
     Respond(Response),
@@ -209,14 +210,13 @@ impl Gateway {
     pub async fn finish(
         &self,
         pending: Pending,
-        status: u16,
         headers: &mut Headers,
         denylist: &impl KvStore,
         entropy: &mut impl Entropy,
         now: u64,
         log: &mut Log,
     ) -> Finish {
-        origin::finish(self, pending, status, headers, denylist, entropy, now, log).await
+        origin::finish(self, pending, headers, denylist, entropy, now, log).await
     }
 
     /// Verifies the request's credential: bearer token first (when sent), else the
@@ -269,7 +269,9 @@ impl Gateway {
                     identity = Identity::Anonymous;
                 }
                 Err(e) => match self.config.fail_mode {
-                    FailMode::Open => log.push(format!("revocation check failed, failing open: {e}")),
+                    FailMode::Open => {
+                        log.push(format!("revocation check failed, failing open: {e}"))
+                    }
                     FailMode::Closed => {
                         log.push(format!("revocation check failed, failing closed: {e}"));
                         // Unverified, but not destroyed: the cookie stays for later.
@@ -301,7 +303,9 @@ impl Gateway {
                 headers.append(name, value);
             }
         }
-        if let Some(cookie) = req.headers.get("cookie").and_then(|c| cookie::strip(c, &self.config.cookie)) {
+        if let Some(cookie) =
+            req.headers.get("cookie").and_then(|c| cookie::strip(c, &self.config.cookie))
+        {
             headers.append("cookie", cookie);
         }
         if let Some(assertion) = self.assertion(&pending.identity, now, log) {
@@ -314,7 +318,13 @@ impl Gateway {
     fn assertion(&self, identity: &Identity, now: u64, log: &mut Log) -> Option<String> {
         let claims = match identity {
             Identity::Anonymous => return None,
-            Identity::Cookie(s) => self.token_claims(s.claims(), &self.config.origin_audience, now, self.config.assertion_ttl, None),
+            Identity::Cookie(s) => self.token_claims(
+                s.claims(),
+                &self.config.origin_audience,
+                now,
+                self.config.assertion_ttl,
+                None,
+            ),
             Identity::Bearer(t) => TokenClaims {
                 aud: self.config.origin_audience.clone(),
                 iat: now,
@@ -334,7 +344,14 @@ impl Gateway {
     }
 
     /// Token claims for a session: an assertion or a bearer token.
-    fn token_claims(&self, c: &Claims, aud: &str, now: u64, ttl: u64, jti: Option<String>) -> TokenClaims {
+    fn token_claims(
+        &self,
+        c: &Claims,
+        aud: &str,
+        now: u64,
+        ttl: u64,
+        jti: Option<String>,
+    ) -> TokenClaims {
         TokenClaims {
             iss: self.config.issuer.clone(),
             aud: aud.to_owned(),
@@ -349,7 +366,6 @@ impl Gateway {
             jti,
         }
     }
-
 }
 
 /// The bearer token of a request, if it sent `Authorization: Bearer …`.

@@ -52,7 +52,6 @@ fn bad_update(message: String) -> Finish {
 pub(super) async fn finish(
     gw: &Gateway,
     pending: Pending,
-    _status: u16,
     headers: &mut Headers,
     denylist: &impl KvStore,
     entropy: &mut impl Entropy,
@@ -96,7 +95,11 @@ pub(super) async fn finish(
                 };
                 match session::new_claims(update.sub, update.data, sid, &cfg.policy, now) {
                     Ok(c) => c,
-                    Err(e) => return bad_update(format!("the origin's Edge-Session-Set is not valid: {e}")),
+                    Err(e) => {
+                        return bad_update(format!(
+                            "the origin's Edge-Session-Set is not valid: {e}"
+                        ))
+                    }
                 }
             }
         };
@@ -115,7 +118,16 @@ pub(super) async fn finish(
         };
         // A different user (or a fresh login) replaces the old session: its copies die.
         if let Some(old) = current.filter(|c| c.sid != claims.sid) {
-            if let Err(e) = denylist::revoke_session(denylist, old.sid.as_str(), old.exp, now, cfg.policy.leeway, "replaced").await {
+            if let Err(e) = denylist::revoke_session(
+                denylist,
+                old.sid.as_str(),
+                old.exp,
+                now,
+                cfg.policy.leeway,
+                "replaced",
+            )
+            .await
+            {
                 log.push(format!("could not revoke the replaced session: {e}"));
             }
         }
@@ -130,10 +142,25 @@ pub(super) async fn finish(
                 let written = match (action, subject) {
                     (_, None) => Ok(()),
                     ("revoke", Some((sid, _, _, exp))) => {
-                        denylist::revoke_session(denylist, sid, exp, now, cfg.policy.leeway, "revoke").await
+                        denylist::revoke_session(
+                            denylist,
+                            sid,
+                            exp,
+                            now,
+                            cfg.policy.leeway,
+                            "revoke",
+                        )
+                        .await
                     }
                     (_, Some((_, sub, _, _))) => {
-                        denylist::revoke_user(denylist, sub, now, cfg.policy.absolute_ttl, cfg.policy.leeway).await
+                        denylist::revoke_user(
+                            denylist,
+                            sub,
+                            now,
+                            cfg.policy.absolute_ttl,
+                            cfg.policy.leeway,
+                        )
+                        .await
                     }
                 };
                 let clear = cookie::clear(&cfg.cookie, &cookies);
@@ -162,7 +189,16 @@ pub(super) async fn finish(
                             Ok(sid) => sid,
                             Err(r) => return Finish::Replace(r),
                         };
-                        if let Err(e) = denylist::revoke_session(denylist, old.as_str(), c.exp, now, cfg.policy.leeway, "rotate").await {
+                        if let Err(e) = denylist::revoke_session(
+                            denylist,
+                            old.as_str(),
+                            c.exp,
+                            now,
+                            cfg.policy.leeway,
+                            "rotate",
+                        )
+                        .await
+                        {
                             log.push(format!("could not revoke the rotated-out session id: {e}"));
                         }
                         outcome = Outcome::Write(session::refresh(&c, &cfg.policy, now));
@@ -248,7 +284,11 @@ pub(super) fn privatize(headers: &mut Headers, bearer: bool) {
                 .map(str::trim)
                 .filter(|d| !d.is_empty() && *d != "public" && !d.starts_with("s-maxage"))
                 .collect();
-            let value = if kept.is_empty() { "private".to_owned() } else { format!("private, {}", kept.join(", ")) };
+            let value = if kept.is_empty() {
+                "private".to_owned()
+            } else {
+                format!("private, {}", kept.join(", "))
+            };
             headers.set("cache-control", value);
         }
         None => headers.set("cache-control", "private"),

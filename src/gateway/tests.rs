@@ -26,7 +26,12 @@ struct Rig {
 }
 
 fn rig(extra: &[(&str, &str)]) -> Rig {
-    Rig { gw: Gateway::new(load(extra).unwrap()), store: MemoryStore::new(T0), entropy: Counter(0), log: Vec::new() }
+    Rig {
+        gw: Gateway::new(load(extra).unwrap()),
+        store: MemoryStore::new(T0),
+        entropy: Counter(0),
+        log: Vec::new(),
+    }
 }
 
 fn req(method: &str, path: &str, headers: &[(&str, &str)]) -> RequestHead {
@@ -52,7 +57,11 @@ impl Rig {
     fn forward(&mut self, r: &RequestHead, now: u64) -> Forward {
         match self.handle(r, now) {
             Step::Forward(f) => f,
-            Step::Respond(resp) => panic!("expected forward, got {} {:?}", resp.status, String::from_utf8_lossy(&resp.body)),
+            Step::Respond(resp) => panic!(
+                "expected forward, got {} {:?}",
+                resp.status,
+                String::from_utf8_lossy(&resp.body)
+            ),
         }
     }
 
@@ -64,18 +73,31 @@ impl Rig {
     }
 
     /// Runs a request through both phases with the given origin response headers.
-    fn roundtrip(&mut self, r: &RequestHead, origin: &[(&str, &str)], now: u64) -> (Forward2, Headers, Finish) {
+    fn roundtrip(
+        &mut self,
+        r: &RequestHead,
+        origin: &[(&str, &str)],
+        now: u64,
+    ) -> (Forward2, Headers, Finish) {
         let f = self.forward(r, now);
         let mut headers: Headers = origin.iter().map(|(n, v)| (*n, v.to_string())).collect();
         let upstream = Forward2 { headers: f.headers.clone() };
-        let finish = run(self.gw.finish(f.pending, 200, &mut headers, &self.store, &mut self.entropy, now, &mut self.log));
+        let finish = run(self.gw.finish(
+            f.pending,
+            &mut headers,
+            &self.store,
+            &mut self.entropy,
+            now,
+            &mut self.log,
+        ));
         (upstream, headers, finish)
     }
 
     /// Logs `user` in and returns the Cookie header a browser would send next.
     fn login(&mut self, user: &str, now: u64) -> String {
         let set = format!(r#"{{"sub":"{user}","data":{{"name":"{user}"}}}}"#);
-        let (_, headers, finish) = self.roundtrip(&req("POST", "/login", &[]), &[("edge-session-set", &set)], now);
+        let (_, headers, finish) =
+            self.roundtrip(&req("POST", "/login", &[]), &[("edge-session-set", &set)], now);
         assert!(matches!(finish, Finish::Pass));
         cookie_header(&headers)
     }
@@ -111,7 +133,10 @@ fn assertion(headers: &Headers) -> Option<TokenClaims> {
         max_token_len: 8192,
     };
     let now = LAST_NOW.with(|t| t.get());
-    Some(jwt::verify(token, |_| Some(&key), &v, now).expect("assertion verifies with the origin secret"))
+    Some(
+        jwt::verify(token, |_| Some(&key), &v, now)
+            .expect("assertion verifies with the origin secret"),
+    )
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -119,7 +144,16 @@ fn assertion(headers: &Headers) -> Option<TokenClaims> {
 fn anonymous_requests_carry_no_assertion_and_no_forged_headers() {
     let mut r = rig(&[]);
     let f = r.forward(
-        &req("GET", "/api/me?x=1", &[("edge-session", "forged"), ("Edge-Session-Set", "x"), ("cookie", "theme=dark"), ("accept", "a/b")]),
+        &req(
+            "GET",
+            "/api/me?x=1",
+            &[
+                ("edge-session", "forged"),
+                ("Edge-Session-Set", "x"),
+                ("cookie", "theme=dark"),
+                ("accept", "a/b"),
+            ],
+        ),
         T0,
     );
     assert_eq!(f.url, "http://127.0.0.1:8788/api/me?x=1");
@@ -135,7 +169,11 @@ fn login_then_requests_carry_verified_claims_and_no_session_cookie() {
     let mut r = rig(&[]);
     let cookie = r.login("alice", T0);
     assert!(cookie.starts_with("__Host-session=v1.k1."), "{cookie}");
-    let (up, headers, _) = r.roundtrip(&req("GET", "/api/me", &[("cookie", &format!("theme=dark; {cookie}"))]), &[], T0 + 5);
+    let (up, headers, _) = r.roundtrip(
+        &req("GET", "/api/me", &[("cookie", &format!("theme=dark; {cookie}"))]),
+        &[],
+        T0 + 5,
+    );
     let claims = assertion(&up.headers).expect("assertion present");
     assert_eq!(claims.sub, "alice");
     assert_eq!(claims.data["name"], "alice");
@@ -170,15 +208,24 @@ fn origin_updates_data_and_destroys() {
     let mut r = rig(&[]);
     let cookie = r.login("alice", T0);
     let set = r#"{"sub":"alice","data":{"name":"alice","theme":"dark"}}"#;
-    let (_, headers, _) = r.roundtrip(&req("POST", "/api/data", &[("cookie", &cookie)]), &[("edge-session-set", set)], T0 + 2);
+    let (_, headers, _) = r.roundtrip(
+        &req("POST", "/api/data", &[("cookie", &cookie)]),
+        &[("edge-session-set", set)],
+        T0 + 2,
+    );
     assert_eq!(headers.get("edge-session-set"), None, "instruction stripped");
     let cookie2 = cookie_header(&headers);
     let (up, _, _) = r.roundtrip(&req("GET", "/api/me", &[("cookie", &cookie2)]), &[], T0 + 3);
     let c = assertion(&up.headers).unwrap();
     assert_eq!(c.data["theme"], "dark");
-    let first = assertion(&r.forward(&req("GET", "/", &[("cookie", &cookie)]), T0 + 3).headers).unwrap();
+    let first =
+        assertion(&r.forward(&req("GET", "/", &[("cookie", &cookie)]), T0 + 3).headers).unwrap();
     assert_eq!(c.sid, first.sid, "same user keeps the session id");
-    let (_, headers, _) = r.roundtrip(&req("POST", "/logout", &[("cookie", &cookie2)]), &[("edge-session-action", "destroy")], T0 + 4);
+    let (_, headers, _) = r.roundtrip(
+        &req("POST", "/logout", &[("cookie", &cookie2)]),
+        &[("edge-session-action", "destroy")],
+        T0 + 4,
+    );
     assert_eq!(headers.get("edge-session-action"), None);
     assert!(set_cookies(&headers).iter().all(|c| c.contains("Max-Age=0")));
     assert!(!set_cookies(&headers).is_empty());
@@ -191,21 +238,32 @@ fn oversize_update_is_refused_and_previous_session_kept() {
     let cookie = r.login("alice", T0);
     let big = "x".repeat(20_000);
     let set = format!(r#"{{"sub":"alice","data":{{"blob":"{big}"}}}}"#);
-    let (_, headers, finish) = r.roundtrip(&req("POST", "/api/big", &[("cookie", &cookie)]), &[("edge-session-set", &set)], T0 + 1);
+    let (_, headers, finish) = r.roundtrip(
+        &req("POST", "/api/big", &[("cookie", &cookie)]),
+        &[("edge-session-set", &set)],
+        T0 + 1,
+    );
     let Finish::Replace(resp) = finish else { panic!("expected a refusal") };
     assert_eq!(resp.status, 502);
     let body = String::from_utf8(resp.body).unwrap();
     assert!(body.contains("2") && body.contains("bytes"), "names size and cap: {body}");
     assert!(set_cookies(&resp.headers).is_empty() && set_cookies(&headers).is_empty());
     // The old cookie still works.
-    assert!(assertion(&r.forward(&req("GET", "/", &[("cookie", &cookie)]), T0 + 2).headers).is_some());
+    assert!(
+        assertion(&r.forward(&req("GET", "/", &[("cookie", &cookie)]), T0 + 2).headers).is_some()
+    );
     // Moderately large sessions are chunked, and every chunk is sent separately.
     let set = format!(r#"{{"sub":"alice","data":{{"blob":"{}"}}}}"#, "y".repeat(5_000));
-    let (_, headers, finish) = r.roundtrip(&req("POST", "/api/big", &[("cookie", &cookie)]), &[("edge-session-set", &set)], T0 + 3);
+    let (_, headers, finish) = r.roundtrip(
+        &req("POST", "/api/big", &[("cookie", &cookie)]),
+        &[("edge-session-set", &set)],
+        T0 + 3,
+    );
     assert!(matches!(finish, Finish::Pass));
     let chunked = cookie_header(&headers);
     assert_eq!(set_cookies(&headers).iter().filter(|c| !c.contains("Max-Age=0")).count(), 2);
-    let c = assertion(&r.forward(&req("GET", "/", &[("cookie", &chunked)]), T0 + 4).headers).unwrap();
+    let c =
+        assertion(&r.forward(&req("GET", "/", &[("cookie", &chunked)]), T0 + 4).headers).unwrap();
     assert_eq!(c.data["blob"].as_str().unwrap().len(), 5_000);
 }
 
@@ -230,20 +288,32 @@ fn bad_instructions_are_clear_errors() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn rolling_refresh_is_throttled_and_expiry_enforced() {
-    let mut r = rig(&[("SESSION_IDLE_TTL", "1000"), ("SESSION_ABSOLUTE_TTL", "3000"), ("CLOCK_SKEW", "0")]);
+    let mut r =
+        rig(&[("SESSION_IDLE_TTL", "1000"), ("SESSION_ABSOLUTE_TTL", "3000"), ("CLOCK_SKEW", "0")]);
     let cookie = r.login("alice", T0);
     let (_, h, _) = r.roundtrip(&req("GET", "/", &[("cookie", &cookie)]), &[], T0 + 200);
     assert!(set_cookies(&h).is_empty(), "before 25% of the idle window: no re-issue");
     let (_, h, _) = r.roundtrip(&req("GET", "/", &[("cookie", &cookie)]), &[], T0 + 300);
     let refreshed = cookie_header(&h);
     assert!(!refreshed.is_empty(), "after 25%: re-issued");
-    let max_age: u64 = set_cookies(&h)[0].split("Max-Age=").nth(1).unwrap().split(';').next().unwrap().parse().unwrap();
+    let max_age: u64 = set_cookies(&h)[0]
+        .split("Max-Age=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(max_age, 1000, "Max-Age = idle window, never past the seal's expiry");
     // The old cookie dies at its idle expiry; the refreshed one lives on.
-    assert!(assertion(&r.forward(&req("GET", "/", &[("cookie", &cookie)]), T0 + 1001).headers).is_none());
-    assert!(assertion(&r.forward(&req("GET", "/", &[("cookie", &refreshed)]), T0 + 1001).headers).is_some());
+    assert!(assertion(&r.forward(&req("GET", "/", &[("cookie", &cookie)]), T0 + 1001).headers)
+        .is_none());
+    assert!(assertion(&r.forward(&req("GET", "/", &[("cookie", &refreshed)]), T0 + 1001).headers)
+        .is_some());
     // Absolute expiry cannot be refreshed away.
-    assert!(assertion(&r.forward(&req("GET", "/", &[("cookie", &refreshed)]), T0 + 3001).headers).is_none());
+    assert!(assertion(&r.forward(&req("GET", "/", &[("cookie", &refreshed)]), T0 + 3001).headers)
+        .is_none());
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -275,8 +345,11 @@ fn logout_revokes_copies_of_the_cookie_and_its_tokens() {
     let resp = r.respond(&req("POST", "/_session/logout", &[("cookie", &cookie)]), T0 + 3);
     assert_eq!(resp.status, 200);
     assert!(set_cookies(&resp.headers).iter().any(|c| c.contains("Max-Age=0")));
-    assert!(assertion(&r.forward(&req("GET", "/", &[("cookie", &cookie)]), T0 + 4).headers).is_none());
-    assert!(assertion(&r.forward(&req("GET", "/", &[("authorization", &bearer)]), T0 + 4).headers).is_none());
+    assert!(
+        assertion(&r.forward(&req("GET", "/", &[("cookie", &cookie)]), T0 + 4).headers).is_none()
+    );
+    assert!(assertion(&r.forward(&req("GET", "/", &[("authorization", &bearer)]), T0 + 4).headers)
+        .is_none());
     assert_eq!(r.respond(&req("GET", "/_session/logout", &[]), T0).status, 405);
     assert_eq!(r.respond(&req("POST", "/_session/token", &[]), T0).status, 401);
 }
@@ -288,21 +361,40 @@ fn revoke_all_and_rotate() {
     let a1 = r.login("alice", T0);
     let a2 = r.login("alice", T0 + 1);
     let b = r.login("bob", T0 + 1);
-    let (_, h, _) = r.roundtrip(&req("POST", "/x", &[("cookie", &a1)]), &[("edge-session-action", "revoke-all")], T0 + 2);
+    let (_, h, _) = r.roundtrip(
+        &req("POST", "/x", &[("cookie", &a1)]),
+        &[("edge-session-action", "revoke-all")],
+        T0 + 2,
+    );
     assert!(set_cookies(&h).iter().all(|c| c.contains("Max-Age=0")));
     for (c, alive) in [(&a1, false), (&a2, false), (&b, true)] {
-        assert_eq!(assertion(&r.forward(&req("GET", "/", &[("cookie", c)]), T0 + 3).headers).is_some(), alive);
+        assert_eq!(
+            assertion(&r.forward(&req("GET", "/", &[("cookie", c)]), T0 + 3).headers).is_some(),
+            alive
+        );
     }
     let a3 = r.login("alice", T0 + 3);
-    assert!(assertion(&r.forward(&req("GET", "/", &[("cookie", &a3)]), T0 + 4).headers).is_some(), "new logins work");
+    assert!(
+        assertion(&r.forward(&req("GET", "/", &[("cookie", &a3)]), T0 + 4).headers).is_some(),
+        "new logins work"
+    );
 
-    let before = assertion(&r.forward(&req("GET", "/", &[("cookie", &b)]), T0 + 4).headers).unwrap();
-    let (_, h, _) = r.roundtrip(&req("POST", "/x", &[("cookie", &b)]), &[("edge-session-action", "rotate")], T0 + 5);
+    let before =
+        assertion(&r.forward(&req("GET", "/", &[("cookie", &b)]), T0 + 4).headers).unwrap();
+    let (_, h, _) = r.roundtrip(
+        &req("POST", "/x", &[("cookie", &b)]),
+        &[("edge-session-action", "rotate")],
+        T0 + 5,
+    );
     let rotated = cookie_header(&h);
-    let after = assertion(&r.forward(&req("GET", "/", &[("cookie", &rotated)]), T0 + 6).headers).unwrap();
+    let after =
+        assertion(&r.forward(&req("GET", "/", &[("cookie", &rotated)]), T0 + 6).headers).unwrap();
     assert_ne!(before.sid, after.sid);
     assert_eq!(after.auth_time, before.auth_time);
-    assert!(assertion(&r.forward(&req("GET", "/", &[("cookie", &b)]), T0 + 6).headers).is_none(), "old sid revoked");
+    assert!(
+        assertion(&r.forward(&req("GET", "/", &[("cookie", &b)]), T0 + 6).headers).is_none(),
+        "old sid revoked"
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -321,7 +413,10 @@ fn kv_failure_fails_closed_on_protected_paths_and_keeps_the_cookie() {
     let mut open = rig(&[("REVOCATION_FAIL_MODE", "open")]);
     let cookie = open.login("alice", T0);
     *open.store.fail.borrow_mut() = Some("binding broken".into());
-    assert!(assertion(&open.forward(&req("GET", "/api/me", &[("cookie", &cookie)]), T0 + 1).headers).is_some());
+    assert!(assertion(
+        &open.forward(&req("GET", "/api/me", &[("cookie", &cookie)]), T0 + 1).headers
+    )
+    .is_some());
     assert!(open.log.iter().any(|l| l.contains("failing open")));
 }
 
@@ -333,19 +428,29 @@ fn admin_endpoint_is_off_by_default_and_authenticated() {
     let token = "admin-token-admin-token-admin-token-42";
     let mut r = rig(&[("ADMIN_TOKEN", token)]);
     let cookie = r.login("alice", T0);
-    let wrong = req("POST", "/_session/admin/revoke?user=alice", &[("authorization", "Bearer nope")]);
+    let wrong =
+        req("POST", "/_session/admin/revoke?user=alice", &[("authorization", "Bearer nope")]);
     assert_eq!(r.respond(&wrong, T0 + 1).status, 401);
     let auth = format!("Bearer {token}");
-    assert_eq!(r.respond(&req("POST", "/_session/admin/revoke", &[("authorization", &auth)]), T0 + 1).status, 400);
+    assert_eq!(
+        r.respond(&req("POST", "/_session/admin/revoke", &[("authorization", &auth)]), T0 + 1)
+            .status,
+        400
+    );
     let ok = req("POST", "/_session/admin/revoke?user=alice", &[("authorization", &auth)]);
     assert_eq!(r.respond(&ok, T0 + 1).status, 200);
-    assert!(assertion(&r.forward(&req("GET", "/", &[("cookie", &cookie)]), T0 + 2).headers).is_none());
+    assert!(
+        assertion(&r.forward(&req("GET", "/", &[("cookie", &cookie)]), T0 + 2).headers).is_none()
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn cache_headers_respect_stricter_origin_choices() {
-    let mut h: Headers = [("cache-control", "public, max-age=60, s-maxage=600"), ("vary", "Accept")].into_iter().collect();
+    let mut h: Headers =
+        [("cache-control", "public, max-age=60, s-maxage=600"), ("vary", "Accept")]
+            .into_iter()
+            .collect();
     origin::privatize(&mut h, true);
     assert_eq!(h.get("cache-control"), Some("private, max-age=60"));
     assert_eq!(h.get("vary"), Some("Accept, Cookie, Authorization"));

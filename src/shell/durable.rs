@@ -7,7 +7,9 @@
 //! `DELETE /delete?key=`. Expired entries are invisible at once and deleted by an
 //! alarm. [`DoStore`] implements the core's `KvStore` on top of it.
 
-use worker::{durable_object, wasm_bindgen, DurableObject, Env, Method, Request, RequestInit, Response, State};
+use worker::{
+    durable_object, wasm_bindgen, DurableObject, Env, Method, Request, RequestInit, Response, State,
+};
 
 use crate::b64;
 use crate::store::{KvStore, ListedKey, StoreError, MIN_TTL};
@@ -124,7 +126,15 @@ impl DoStore {
         DoStore { stub }
     }
 
-    async fn call(&self, op: &'static str, key: &str, method: Method, path: &str, query: String, body: Option<&[u8]>) -> Result<Response, StoreError> {
+    async fn call(
+        &self,
+        op: &'static str,
+        key: &str,
+        method: Method,
+        path: &str,
+        query: String,
+        body: Option<&[u8]>,
+    ) -> Result<Response, StoreError> {
         let stub = self.stub.as_ref().map_err(|e| StoreError::new(op, key, e.clone()))?;
         let err = |e: worker::Error| StoreError::new(op, key, e.to_string());
         let mut init = RequestInit::new();
@@ -132,7 +142,8 @@ impl DoStore {
         if let Some(body) = body {
             init.with_body(Some(worker::js_sys::Uint8Array::from(body).into()));
         }
-        let mut url = worker::Url::parse("https://revocations.internal/").map_err(|e| StoreError::new(op, key, e.to_string()))?;
+        let mut url = worker::Url::parse("https://revocations.internal/")
+            .map_err(|e| StoreError::new(op, key, e.to_string()))?;
         url.set_path(path);
         url.set_query(Some(&query));
         let req = Request::new_with_init(url.as_str(), &init).map_err(err)?;
@@ -155,8 +166,11 @@ impl KvStore for DoStore {
         match resp.status_code() {
             404 => Ok(None),
             200 => {
-                let text = resp.text().await.map_err(|e| StoreError::new("get", key, e.to_string()))?;
-                b64::decode_url(&text).map(Some).ok_or_else(|| StoreError::new("get", key, "corrupt entry"))
+                let text =
+                    resp.text().await.map_err(|e| StoreError::new("get", key, e.to_string()))?;
+                b64::decode_url(&text)
+                    .map(Some)
+                    .ok_or_else(|| StoreError::new("get", key, "corrupt entry"))
             }
             s => Err(StoreError::new("get", key, format!("Durable Object answered {s}"))),
         }
@@ -171,7 +185,8 @@ impl KvStore for DoStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let resp = self.call("delete", key, Method::Delete, "/delete", query(key, None), None).await?;
+        let resp =
+            self.call("delete", key, Method::Delete, "/delete", query(key, None), None).await?;
         match resp.status_code() {
             200..=299 => Ok(()),
             s => Err(StoreError::new("delete", key, format!("Durable Object answered {s}"))),
@@ -179,6 +194,10 @@ impl KvStore for DoStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ListedKey>, StoreError> {
-        Err(StoreError::new("list", prefix, "listing reads the KV namespace, not the Durable Object"))
+        Err(StoreError::new(
+            "list",
+            prefix,
+            "listing reads the KV namespace, not the Durable Object",
+        ))
     }
 }

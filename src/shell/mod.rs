@@ -22,7 +22,6 @@ use crate::store::{KvStore, ListedKey, StoreError, Tiered, MIN_TTL};
 
 mod durable;
 
-
 /// Everything built once per isolate from the configuration.
 struct Isolate {
     gateway: Gateway,
@@ -41,7 +40,10 @@ fn isolate(env: &Env) -> Result<Rc<Isolate>, String> {
         return Ok(i);
     }
     let lookup = |name: &str| -> Option<String> {
-        env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok()
+        env.secret(name)
+            .map(|s| s.to_string())
+            .or_else(|_| env.var(name).map(|v| v.to_string()))
+            .ok()
     };
     let gateway = Gateway::new(Config::from_lookup(&lookup).map_err(|e| e.to_string())?);
     let assets = AssetConfig::from_lookup(lookup).map_err(|e| e.to_string())?;
@@ -81,7 +83,11 @@ impl Kv {
 
 impl KvStore for Kv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.kv("get", key)?.get(key).bytes().await.map_err(|e| StoreError::new("get", key, e.to_string()))
+        self.kv("get", key)?
+            .get(key)
+            .bytes()
+            .await
+            .map_err(|e| StoreError::new("get", key, e.to_string()))
     }
 
     async fn put(&self, key: &str, value: &[u8], ttl: Option<u64>) -> Result<(), StoreError> {
@@ -94,7 +100,10 @@ impl KvStore for Kv {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.kv("delete", key)?.delete(key).await.map_err(|e| StoreError::new("delete", key, e.to_string()))
+        self.kv("delete", key)?
+            .delete(key)
+            .await
+            .map_err(|e| StoreError::new("delete", key, e.to_string()))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ListedKey>, StoreError> {
@@ -106,8 +115,11 @@ impl KvStore for Kv {
             if let Some(c) = cursor.take() {
                 list = list.cursor(c);
             }
-            let page = list.execute().await.map_err(|e| StoreError::new("list", prefix, e.to_string()))?;
-            out.extend(page.keys.into_iter().map(|k| ListedKey { name: k.name, expiration: k.expiration }));
+            let page =
+                list.execute().await.map_err(|e| StoreError::new("list", prefix, e.to_string()))?;
+            out.extend(
+                page.keys.into_iter().map(|k| ListedKey { name: k.name, expiration: k.expiration }),
+            );
             match page.cursor {
                 Some(c) if !page.list_complete => cursor = Some(c),
                 _ => return Ok(out),
@@ -179,7 +191,10 @@ async fn fetch_origin(
     resp.dyn_into()
 }
 
-async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, wasm_bindgen::JsValue> {
+async fn serve(
+    req: web_sys::Request,
+    env: Env,
+) -> Result<web_sys::Response, wasm_bindgen::JsValue> {
     let isolate = match isolate(&env) {
         Ok(i) => i,
         Err(e) => {
@@ -194,14 +209,17 @@ async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, was
     // Static assets first: answered from KV with no session work at all.
     let asset_store = Kv::new(&env, "ASSETS");
     let client = client_id(&head);
-    let served = assets::serve(&asset_store, &isolate.asset_cache, &head, &isolate.assets, now, &client).await;
+    let served =
+        assets::serve(&asset_store, &isolate.asset_cache, &head, &isolate.assets, now, &client)
+            .await;
     log_all(&served.log);
     let deploy_origin = match served.outcome {
         Outcome::Respond(resp) => return to_js(resp),
         Outcome::Forward { origin } => origin,
     };
 
-    let binding = env.var("DENYLIST_BINDING").map(|v| v.to_string()).unwrap_or_else(|_| "DENYLIST".into());
+    let binding =
+        env.var("DENYLIST_BINDING").map(|v| v.to_string()).unwrap_or_else(|_| "DENYLIST".into());
     let config = gateway.config();
     let denylist = Tiered {
         fast: Kv::new(&env, &binding),
@@ -224,12 +242,17 @@ async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, was
         Err(e) => {
             log.push(format!("origin fetch failed: {}", js_error(&e)));
             log_all(&log);
-            return to_js(Response::error(502, "origin_unreachable", "the origin server could not be reached"));
+            return to_js(Response::error(
+                502,
+                "origin_unreachable",
+                "the origin server could not be reached",
+            ));
         }
     };
     let mut headers = headers_from_js(&origin.headers());
     let status = origin.status();
-    let finish = gateway.finish(forward.pending, status, &mut headers, &denylist, &mut entropy, now, &mut log).await;
+    let finish =
+        gateway.finish(forward.pending, &mut headers, &denylist, &mut entropy, now, &mut log).await;
     log_all(&log);
     match finish {
         Finish::Replace(resp) => to_js(resp),
@@ -259,6 +282,10 @@ fn js_error(e: &wasm_bindgen::JsValue) -> String {
 }
 
 #[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> worker::Result<web_sys::Response> {
+async fn fetch(
+    req: web_sys::Request,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<web_sys::Response> {
     serve(req, env).await.map_err(|e| worker::Error::RustError(js_error(&e)))
 }

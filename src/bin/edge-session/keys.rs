@@ -101,7 +101,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn now() -> Result<u64> {
-    Ok(SystemTime::now().duration_since(UNIX_EPOCH).context("system clock is before 1970")?.as_secs())
+    Ok(SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("system clock is before 1970")?
+        .as_secs())
 }
 
 fn random<const N: usize>() -> Result<[u8; N]> {
@@ -115,7 +118,8 @@ fn keygen(a: KeygenArgs) -> Result<ExitCode> {
     let entry = format_entry(&kid, &random::<32>()?);
     let keys = match &a.rotate {
         Some(existing) => {
-            let ring = KeyRing::parse(existing).context("--rotate: the existing SESSION_KEYS is invalid")?;
+            let ring = KeyRing::parse(existing)
+                .context("--rotate: the existing SESSION_KEYS is invalid")?;
             if ring.kids().any(|k| k == &kid) {
                 bail!("kid `{kid}` is already in the key ring; pick another with --kid");
             }

@@ -57,7 +57,9 @@ pub fn revoke(a: RevokeArgs, now: u64) -> Result<ExitCode> {
     match (&a.sid, &a.user) {
         (Some(sid), None) => {
             if Sid::parse(sid).is_none() {
-                bail!("`{sid}` is not a session id (22 base64url characters, as in the `sid` claim)");
+                bail!(
+                    "`{sid}` is not a session id (22 base64url characters, as in the `sid` claim)"
+                );
             }
             let exp = now.saturating_add(a.absolute_ttl);
             run_ready(denylist::revoke_session(&store, sid, exp, now, a.leeway, "admin"))??;
@@ -66,7 +68,11 @@ pub fn revoke(a: RevokeArgs, now: u64) -> Result<ExitCode> {
         (None, Some(user)) => {
             check_subject(user).map_err(|e| anyhow::anyhow!("--user: {e}"))?;
             run_ready(denylist::revoke_user(&store, user, now, a.absolute_ttl, a.leeway))??;
-            println!("signed out user {user} everywhere (sessions authenticated up to {}) in {}", format_utc(now), store.describe());
+            println!(
+                "signed out user {user} everywhere (sessions authenticated up to {}) in {}",
+                format_utc(now),
+                store.describe()
+            );
         }
         _ => bail!("pass exactly one of --sid or --user"),
     }
@@ -85,7 +91,7 @@ pub fn denylist(cmd: DenylistCmd, now: u64) -> Result<ExitCode> {
         println!("the denylist in {} is empty", store.describe());
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<48} {:<22} {}", "KEY", "EXPIRES (UTC)", "IN");
+    println!("{:<48} {:<22} IN", "KEY", "EXPIRES (UTC)");
     for row in rows {
         let (at, left) = match row.expiration {
             Some(exp) => (format_utc(exp), format!("{}s", exp.saturating_sub(now))),
