@@ -80,6 +80,10 @@ pub struct Config {
     /// checks read the strongly consistent Durable Object instead of KV. Defaults
     /// to none. Setting it also makes every revocation write go to the Durable Object.
     pub strong_paths: Vec<String>,
+    /// `CSRF_ALLOWED_ORIGINS`: other origins (`https://app.example`) allowed to send
+    /// unsafe requests that carry the session cookie. The request's own origin is
+    /// always allowed. Defaults to none.
+    pub csrf_allowed_origins: Vec<String>,
 }
 
 /// The admin bearer secret; compared in constant time, never printed.
@@ -307,6 +311,19 @@ impl Config {
                 format!("entries are path prefixes starting with `/` or `*`, got `{}`", shown(bad)),
             ));
         }
+        let csrf_allowed_origins = r.list("CSRF_ALLOWED_ORIGINS", "");
+        if let Some(bad) = csrf_allowed_origins
+            .iter()
+            .find(|o| !(o.starts_with("https://") || o.starts_with("http://")) || o.ends_with('/'))
+        {
+            return Err(err(
+                "CSRF_ALLOWED_ORIGINS",
+                format!(
+                    "entries are origins like https://app.example (no path), got `{}`",
+                    shown(bad)
+                ),
+            ));
+        }
         let admin_token = match r.raw("ADMIN_TOKEN") {
             None => None,
             Some(t) if t.len() < 32 => {
@@ -341,6 +358,7 @@ impl Config {
             protected_paths,
             admin_token,
             strong_paths,
+            csrf_allowed_origins,
         })
     }
 
@@ -425,6 +443,7 @@ pub(crate) mod tests {
             ("ADMIN_TOKEN", "tiny", "ADMIN_TOKEN"),
             ("PROTECTED_PATHS", "api", "PROTECTED_PATHS"),
             ("STRONG_REVOCATION_PATHS", "api", "STRONG_REVOCATION_PATHS"),
+            ("CSRF_ALLOWED_ORIGINS", "app.example", "CSRF_ALLOWED_ORIGINS"),
         ];
         for (name, value, expected) in cases {
             let e = load(&[(name, value)]).unwrap_err();

@@ -77,6 +77,8 @@ pub struct RequestHead {
     pub path: String,
     /// The query without `?`; empty when there is none.
     pub query: String,
+    /// `scheme://host[:port]` of the request URL; empty when only a path was given.
+    pub origin: String,
     /// The request headers.
     pub headers: Headers,
 }
@@ -90,6 +92,11 @@ impl RequestHead {
         } else {
             0
         };
+        let origin = if url.contains("://") {
+            url.get(..url.len() - after_scheme.len() + path_start).unwrap_or_default().to_owned()
+        } else {
+            String::new()
+        };
         let rest = &after_scheme[path_start..];
         let rest = rest.split('#').next().unwrap_or_default();
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
@@ -97,6 +104,7 @@ impl RequestHead {
             method: method.to_ascii_uppercase(),
             path: if path.is_empty() { "/".to_owned() } else { path.to_owned() },
             query: query.to_owned(),
+            origin,
             headers,
         }
     }
@@ -145,6 +153,7 @@ mod tests {
         assert_eq!(h.get("SET-COOKIE"), Some("a=1"));
         let r = RequestHead::new("get", "https://x.test/a/b?c=d#frag", h);
         assert_eq!((r.method.as_str(), r.path.as_str(), r.query.as_str()), ("GET", "/a/b", "c=d"));
+        assert_eq!(r.origin, "https://x.test");
         let r = RequestHead::new("POST", "https://x.test", Headers::new());
         assert_eq!(r.path, "/");
         assert!(r.is_unsafe_method());

@@ -192,6 +192,10 @@ impl Gateway {
         now: u64,
         log: &mut Log,
     ) -> Step {
+        if let Some(refusal) = self.cross_site_refusal(req) {
+            log.push(format!("refused cross-site {} {}", req.method, req.path));
+            return Step::Respond(refusal);
+        }
         if let Some(endpoint) = req.path.strip_prefix("/_session/") {
             return Step::Respond(self.endpoint(endpoint, req, denylist, entropy, now, log).await);
         }
@@ -282,6 +286,41 @@ impl Gateway {
             }
         }
         (Pending { identity, cookies, clear }, unknown)
+    }
+
+    /// CSRF defence: an unsafe request that carries the session cookie must come
+    /// from the site itself or an allowed origin, whatever its `Content-Type`.
+    /// `Sec-Fetch-Site` decides when the browser sends it; else `Origin`. Requests
+    /// with neither (non-browser clients, which do not send cookies by ambient
+    /// authority) pass. Bearer-only requests are exempt: browsers never attach them.
+    fn cross_site_refusal(&self, req: &RequestHead) -> Option<Response> {
+        if !req.is_unsafe_method() {
+            return None;
+        }
+        let carries_cookie = req.headers.get("cookie").is_some_and(|c| {
+            cookie::parse_cookie_header(c)
+                .any(|(n, _)| cookie::is_session_cookie_name(&self.config.cookie, n))
+        });
+        if !carries_cookie {
+            return None;
+        }
+        let origin = req.headers.get("origin").map(str::trim);
+        let allowed_origin = |o: &str| {
+            (!req.origin.is_empty() && o.eq_ignore_ascii_case(&req.origin))
+                || self.config.csrf_allowed_origins.iter().any(|a| a.eq_ignore_ascii_case(o))
+        };
+        let ok = match req.headers.get("sec-fetch-site").map(str::trim) {
+            Some("same-origin" | "none") => true,
+            Some(_) => origin.is_some_and(allowed_origin),
+            None => origin.is_none_or(allowed_origin),
+        };
+        (!ok).then(|| {
+            Response::error(
+                403,
+                "cross_site_request",
+                "This request changes state and carries the session cookie, but it comes from another site. Allow its origin with CSRF_ALLOWED_ORIGINS if it is yours.",
+            )
+        })
     }
 
     fn verify_bearer(&self, token: &str, now: u64) -> Result<TokenClaims, jwt::JwtError> {

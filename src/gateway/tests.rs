@@ -459,3 +459,55 @@ fn cache_headers_respect_stricter_origin_choices() {
     assert_eq!(h.get("cache-control"), Some("no-store"));
     assert_eq!(h.get("vary"), Some("*"));
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn cross_site_unsafe_requests_with_the_cookie_are_refused() {
+    let mut r = rig(&[("CSRF_ALLOWED_ORIGINS", "https://partner.example")]);
+    let cookie = r.login("alice", T0);
+    let at = |method: &str, headers: &[(&str, &str)]| {
+        let mut all = vec![("cookie", cookie.as_str())];
+        all.extend_from_slice(headers);
+        RequestHead::new(
+            method,
+            "https://app.example/api/data",
+            all.iter().map(|(n, v)| (*n, v.to_string())).collect(),
+        )
+    };
+    let refused: &[&[(&str, &str)]] = &[
+        &[("sec-fetch-site", "cross-site")],
+        &[("sec-fetch-site", "same-site"), ("origin", "https://evil.example")],
+        &[("origin", "https://evil.example")],
+        &[("origin", "null"), ("content-type", "text/plain")],
+        &[("sec-fetch-site", "cross-site"), ("origin", "https://app.example.evil")],
+    ];
+    for h in refused {
+        match r.handle(&at("POST", h), T0 + 1) {
+            Step::Respond(resp) => {
+                assert_eq!(resp.status, 403, "{h:?}");
+                assert!(String::from_utf8_lossy(&resp.body).contains("CSRF_ALLOWED_ORIGINS"));
+            }
+            Step::Forward(_) => panic!("cross-site request forwarded: {h:?}"),
+        }
+    }
+    let allowed: &[&[(&str, &str)]] = &[
+        &[("sec-fetch-site", "same-origin")],
+        &[("origin", "https://app.example")],
+        &[("sec-fetch-site", "cross-site"), ("origin", "https://partner.example")],
+        &[],
+    ];
+    for h in allowed {
+        assert!(matches!(r.handle(&at("POST", h), T0 + 1), Step::Forward(_)), "{h:?}");
+    }
+    // Safe methods and cookie-less requests are never refused.
+    assert!(matches!(
+        r.handle(&at("GET", &[("sec-fetch-site", "cross-site")]), T0 + 1),
+        Step::Forward(_)
+    ));
+    let bare = RequestHead::new(
+        "POST",
+        "https://app.example/x",
+        [("origin", "https://evil.example")].into_iter().collect(),
+    );
+    assert!(matches!(r.handle(&bare, T0 + 1), Step::Forward(_)));
+}

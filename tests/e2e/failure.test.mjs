@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { startStack } from './harness.mjs';
 import { Client } from './client.mjs';
 
-async function withStack(vars, fn) {
-  const stack = await startStack({ vars });
+async function withStack(vars, fn, secrets) {
+  const stack = await startStack({ vars, secrets });
   try { await fn(stack); } finally { await stack.stop(); }
 }
 
@@ -17,7 +17,7 @@ test('KV failure fails closed: protected paths 503, others anonymous, cookie kep
     await c.login('ivan');
     const cookie = c.cookieHeader();
     // …presented to a stack whose denylist binding does not exist.
-    await withStack({ DENYLIST_BINDING: 'NO_SUCH_BINDING', __secrets: healthy.secrets }, async (broken) => {
+    await withStack({ DENYLIST_BINDING: 'NO_SUCH_BINDING' }, async (broken) => {
       const b = new Client(broken.url);
       const me = await b.fetch('/api/me', { cookie });
       assert.equal(me.status, 503);
@@ -31,14 +31,17 @@ test('KV failure fails closed: protected paths 503, others anonymous, cookie kep
       const out = await b.fetch('/_session/logout', { method: 'POST', cookie });
       assert.equal(out.status, 503, 'a logout that cannot be recorded says so');
       assert.ok(out.setCookies.some((s) => /Max-Age=0/.test(s)), 'but still clears this browser');
-    });
+      assert.match(broken.output(), /failing closed/, 'the reason is logged');
+    }, healthy.secrets);
     await withStack(
-      { DENYLIST_BINDING: 'NO_SUCH_BINDING', REVOCATION_FAIL_MODE: 'open', __secrets: healthy.secrets },
+      { DENYLIST_BINDING: 'NO_SUCH_BINDING', REVOCATION_FAIL_MODE: 'open' },
       async (open) => {
         const me = await new Client(open.url).fetch('/api/me', { cookie });
         assert.equal(me.status, 200, 'fail-open honours the seal');
         assert.equal(me.json.sub, 'ivan');
+        assert.match(open.output(), /failing open/);
       },
+      healthy.secrets,
     );
   });
 });
