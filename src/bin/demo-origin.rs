@@ -85,7 +85,12 @@ mod native {
                 host: get("ORIGIN_HOST").unwrap_or_else(|| "127.0.0.1".into()),
                 port,
                 key,
-                validation: Validation::new(issuer, audience),
+                validation: Validation {
+                    // The assertion carries the session data, which may span every
+                    // cookie chunk (16 KB sealed): allow it whole.
+                    max_token_len: 64 * 1024,
+                    ..Validation::new(issuer, audience)
+                },
                 www: PathBuf::from(get("WWW_DIR").unwrap_or_else(|| "www".into())),
             })
         }
