@@ -6,6 +6,8 @@
 //!
 //! Serving rules (issue #4):
 //! - A path under an origin path (`ASSET_ORIGIN_PATHS`) is never an asset.
+//! - Until the first publish (no `deploys` key) every well-formed request goes
+//!   to the origin, which may serve the site raw (dev fallback).
 //! - Un-hashed paths (HTML, `favicon.ico`, …) come from the client's deploy: a
 //!   retained pin (`?dpl=`, then `X-Deploy-Id`, then the pin cookie), else the
 //!   canary or current deploy. Navigations ignore the pin cookie unless

@@ -67,8 +67,18 @@ pub struct Config {
     pub token_audience: String,
     /// `TOKEN_TTL`: bearer token lifetime in seconds. Defaults to 900.
     pub token_ttl: u64,
-    /// `JWT_ALGORITHMS`: the allow-list for bearer tokens. Defaults to `HS256`.
+    /// `JWT_ALGORITHMS`: the allow-list for bearer tokens (`HS256`, `EdDSA`). Defaults
+    /// to `TOKEN_ALG`; must contain it.
     pub algorithms: Vec<Alg>,
+    /// `TOKEN_ALG`: how `/_session/token` signs bearer tokens: `HS256` (a secret
+    /// derived from `SESSION_KEYS`, only the worker verifies) or `EdDSA` (the ring's
+    /// Ed25519 key; anyone can verify with `/_session/jwks.json`). Defaults to `HS256`.
+    pub token_alg: Alg,
+    /// `ASSERTION_ALG`: how the `Edge-Session` assertion is signed: `HS256` with
+    /// `ORIGIN_SECRET` (no `kid`), or `EdDSA` with the ring's primary Ed25519 key
+    /// (`kid` = its kid; the origin verifies with the JWKS and holds no secret).
+    /// Defaults to `HS256`.
+    pub assertion_alg: Alg,
     /// `REVOCATION_FAIL_MODE`: `closed` (default) or `open`.
     pub fail_mode: FailMode,
     /// `PROTECTED_PATHS`: path prefixes answered 503 when revocation cannot be
@@ -277,14 +287,28 @@ impl Config {
             err(setting, e.to_string())
         })?;
 
+        let alg = |name: &'static str| -> Result<Alg, ConfigError> {
+            Alg::parse(&r.string(name, "HS256"))
+                .map_err(|e| err(name, format!("must be HS256 or EdDSA; {e}")))
+        };
+        let token_alg = alg("TOKEN_ALG")?;
+        let assertion_alg = alg("ASSERTION_ALG")?;
         let algorithms = r
-            .list("JWT_ALGORITHMS", "HS256")
+            .list("JWT_ALGORITHMS", token_alg.name())
             .iter()
             .map(|a| Alg::parse(a))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| err("JWT_ALGORITHMS", e.to_string()))?;
         if algorithms.is_empty() {
             return Err(err("JWT_ALGORITHMS", "must list at least one algorithm, e.g. HS256"));
+        }
+        if !algorithms.contains(&token_alg) {
+            return Err(err(
+                "JWT_ALGORITHMS",
+                format!(
+                    "must contain TOKEN_ALG ({token_alg}), or the worker's own tokens are refused"
+                ),
+            ));
         }
 
         let fail_mode = match r.string("REVOCATION_FAIL_MODE", "closed").as_str() {
@@ -342,18 +366,33 @@ impl Config {
             }
             Ok(v)
         };
+        let origin_audience = r.string("ORIGIN_AUDIENCE", "origin");
+        let token_audience = r.string("TOKEN_AUDIENCE", "api");
+        if token_audience == origin_audience {
+            // With EdDSA one key signs both kinds: the audience is what keeps an
+            // assertion from being replayed as a bearer token (and vice versa).
+            return Err(err(
+                "TOKEN_AUDIENCE",
+                format!(
+                    "must differ from ORIGIN_AUDIENCE (both are `{}`), so an assertion cannot be used as a bearer token",
+                    shown(&token_audience)
+                ),
+            ));
+        }
         Ok(Config {
             origin_url,
             keys,
             origin_key,
             cookie,
             issuer: r.string("ISSUER", "edge-session"),
-            origin_audience: r.string("ORIGIN_AUDIENCE", "origin"),
+            origin_audience,
             assertion_ttl: ttl("ASSERTION_TTL", 60, 3600)?,
-            token_audience: r.string("TOKEN_AUDIENCE", "api"),
+            token_audience,
             token_ttl: ttl("TOKEN_TTL", 900, policy.absolute_ttl)?,
             policy,
             algorithms,
+            token_alg,
+            assertion_alg,
             fail_mode,
             protected_paths,
             admin_token,
@@ -370,6 +409,14 @@ impl Config {
     /// Whether revocation checks for `path` read the strongly consistent store.
     pub fn is_strong(&self, path: &str) -> bool {
         self.strong_paths.iter().any(|p| p == "*" || path.starts_with(p.as_str()))
+    }
+
+    /// Whether any setting uses EdDSA (`TOKEN_ALG`, `ASSERTION_ALG`, `JWT_ALGORITHMS`),
+    /// so the ring's Ed25519 keys must be derived and published.
+    pub fn uses_eddsa(&self) -> bool {
+        self.token_alg == Alg::EdDSA
+            || self.assertion_alg == Alg::EdDSA
+            || self.algorithms.contains(&Alg::EdDSA)
     }
 
     /// Whether `path` is under one of `PROTECTED_PATHS`.
@@ -444,6 +491,11 @@ pub(crate) mod tests {
             ("PROTECTED_PATHS", "api", "PROTECTED_PATHS"),
             ("STRONG_REVOCATION_PATHS", "api", "STRONG_REVOCATION_PATHS"),
             ("CSRF_ALLOWED_ORIGINS", "app.example", "CSRF_ALLOWED_ORIGINS"),
+            ("TOKEN_ALG", "RS256", "TOKEN_ALG"),
+            ("TOKEN_ALG", "none", "TOKEN_ALG"),
+            ("ASSERTION_ALG", "HS512", "ASSERTION_ALG"),
+            ("ASSERTION_ALG", "eddsa", "ASSERTION_ALG"),
+            ("TOKEN_AUDIENCE", "origin", "TOKEN_AUDIENCE"),
         ];
         for (name, value, expected) in cases {
             let e = load(&[(name, value)]).unwrap_err();
@@ -456,6 +508,33 @@ pub(crate) mod tests {
         assert_eq!(e.setting, "COOKIE_DOMAIN");
         let e = load(&[("SESSION_KEYS", "")]).unwrap_err();
         assert!(e.to_string().contains("is not set"), "{e}");
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn signing_algorithms_and_their_allow_list() {
+        let c = load(&[]).unwrap();
+        assert_eq!((c.token_alg, c.assertion_alg), (Alg::HS256, Alg::HS256));
+        assert_eq!(c.algorithms, [Alg::HS256]);
+        assert!(!c.uses_eddsa());
+        // The allow-list follows TOKEN_ALG by default ...
+        let c = load(&[("TOKEN_ALG", "EdDSA")]).unwrap();
+        assert_eq!((c.token_alg, c.algorithms.as_slice()), (Alg::EdDSA, &[Alg::EdDSA][..]));
+        assert!(c.uses_eddsa());
+        // ... and an explicit one must contain it.
+        let e = load(&[("TOKEN_ALG", "EdDSA"), ("JWT_ALGORITHMS", "HS256")]).unwrap_err();
+        assert_eq!(e.setting, "JWT_ALGORITHMS");
+        assert!(e.to_string().contains("TOKEN_ALG (EdDSA)"), "{e}");
+        let c = load(&[("TOKEN_ALG", "EdDSA"), ("JWT_ALGORITHMS", "HS256, EdDSA")]).unwrap();
+        assert_eq!(c.algorithms, [Alg::HS256, Alg::EdDSA]);
+        let c = load(&[("ASSERTION_ALG", "EdDSA")]).unwrap();
+        assert!(c.uses_eddsa() && c.algorithms == [Alg::HS256]);
+        assert!(load(&[("JWT_ALGORITHMS", "EdDSA")]).unwrap_err().setting == "JWT_ALGORITHMS");
+        let e = load(&[("ASSERTION_ALG", "none")]).unwrap_err();
+        assert!(e.to_string().contains("must be HS256 or EdDSA"), "{e}");
+        // Equal audiences would let an assertion pass as a bearer token.
+        let e = load(&[("TOKEN_AUDIENCE", "x"), ("ORIGIN_AUDIENCE", "x")]).unwrap_err();
+        assert_eq!(e.setting, "TOKEN_AUDIENCE");
     }
 
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

@@ -18,7 +18,8 @@
 //!   there is no stretching.
 //! - Root keys are never used directly. At parse time each one is expanded with
 //!   HKDF-SHA256 (salt [`HKDF_SALT`], info = [`KeyPurpose::info`]) into one [`SubKey`]
-//!   per purpose, so a cookie-sealing key can never verify a bearer JWT. The root key is
+//!   per purpose, so a cookie-sealing key can never verify a bearer JWT, and the Ed25519
+//!   seed behind the published JWKS is independent of both. The root key is
 //!   zeroized right after derivation; only subkeys are kept, and they are zeroized when
 //!   the ring is dropped.
 //! - Errors name an entry by its kid or by its 1-based position, never by key material.
@@ -128,17 +129,24 @@ pub enum KeyPurpose {
     CookieSeal,
     /// HMAC signing of bearer JWTs (HKDF info `"bearer-jwt"`).
     BearerJwt,
+    /// The 32-byte seed of the Ed25519 key that signs EdDSA JWTs (bearer tokens and
+    /// `Edge-Session` assertions when configured) and whose public half is published
+    /// at `/_session/jwks.json` (HKDF info `"jwt-ed25519"`). Derived from the ring, so
+    /// the JWKS follows `SESSION_KEYS` rotation with no secret of its own.
+    JwtEd25519,
 }
 
 impl KeyPurpose {
     /// Every purpose, in storage order.
-    pub const ALL: [KeyPurpose; 2] = [KeyPurpose::CookieSeal, KeyPurpose::BearerJwt];
+    pub const ALL: [KeyPurpose; 3] =
+        [KeyPurpose::CookieSeal, KeyPurpose::BearerJwt, KeyPurpose::JwtEd25519];
 
     /// The HKDF `info` string of this purpose.
     pub fn info(self) -> &'static str {
         match self {
             KeyPurpose::CookieSeal => "cookie-seal",
             KeyPurpose::BearerJwt => "bearer-jwt",
+            KeyPurpose::JwtEd25519 => "jwt-ed25519",
         }
     }
 }
@@ -273,6 +281,7 @@ struct Entry {
     kid: Kid,
     cookie_seal: SubKey,
     bearer_jwt: SubKey,
+    jwt_ed25519: SubKey,
 }
 
 impl Entry {
@@ -287,6 +296,7 @@ impl Entry {
         Ok(Entry {
             cookie_seal: derive(KeyPurpose::CookieSeal)?,
             bearer_jwt: derive(KeyPurpose::BearerJwt)?,
+            jwt_ed25519: derive(KeyPurpose::JwtEd25519)?,
             kid,
         })
     }
@@ -295,6 +305,7 @@ impl Entry {
         match purpose {
             KeyPurpose::CookieSeal => &self.cookie_seal,
             KeyPurpose::BearerJwt => &self.bearer_jwt,
+            KeyPurpose::JwtEd25519 => &self.jwt_ed25519,
         }
     }
 }
@@ -530,7 +541,12 @@ mod tests {
         let ring = KeyRing::parse(&entry("k", 7)).unwrap();
         let seal = ring.get("k", KeyPurpose::CookieSeal).unwrap();
         let jwt = ring.get("k", KeyPurpose::BearerJwt).unwrap();
+        let ed = ring.get("k", KeyPurpose::JwtEd25519).unwrap();
         assert_ne!(seal, jwt);
+        assert_ne!(ed, seal);
+        assert_ne!(ed, jwt);
+        let infos: Vec<&str> = KeyPurpose::ALL.iter().map(|p| p.info()).collect();
+        assert_eq!(infos, ["cookie-seal", "bearer-jwt", "jwt-ed25519"]);
         assert_ne!(seal.as_bytes(), &[7u8; 32]);
         assert_ne!(jwt.as_bytes(), &[7u8; 32]);
     }
@@ -549,6 +565,10 @@ mod tests {
         assert_eq!(
             hex(ring.primary(KeyPurpose::BearerJwt).1.as_bytes()),
             "9c12abb16293a6e5e0bceef9118c158145ec753a54b8023a5877b870353619f2"
+        );
+        assert_eq!(
+            hex(ring.primary(KeyPurpose::JwtEd25519).1.as_bytes()),
+            "fd1b89f068225e81e922d47d1a5e6b0ac5857dac8a867e81c5114f2aaeb1fb64"
         );
     }
 

@@ -1,5 +1,9 @@
 // edge-session demo page: talks to the origin (/login, /api/*) and to the edge's
-// own session endpoints (/_session/*). No framework, no build step.
+// own session endpoints (/_session/*). No framework. Works as is (the demo origin
+// serves www/ raw) and published: `edge-session assets build www build/www` renames
+// every script and style to a content-hashed name and rewrites the references,
+// including the dynamic import of the lazy chunk below, so a page loaded before a
+// deploy still gets the chunk of its own build afterwards (no version skew).
 
 const $ = (id) => document.getElementById(id);
 
@@ -152,11 +156,24 @@ async function onToken() {
   });
 }
 
+/** Loads the build-info chunk on demand (after load, possibly after a deploy). */
+async function onBuildInfo() {
+  await busy($('load-lazy'), async () => {
+    try {
+      const { showBuildInfo } = await import('./lazy.js');
+      await showBuildInfo($('deploy'), $('build-info'));
+    } catch (error) {
+      setStatus(`Loading the build info failed: ${error.message}`);
+    }
+  });
+}
+
 function start() {
   $('login-form').addEventListener('submit', onLogin);
   $('data-form').addEventListener('submit', onSaveData);
   $('logout-button').addEventListener('click', onLogout);
   $('token-button').addEventListener('click', onToken);
+  $('load-lazy').addEventListener('click', onBuildInfo);
   refresh();
 }
 

@@ -178,7 +178,7 @@ pub async fn serve<S: KvStore>(
     };
     let doc = match cache.deploys(store, now, &mut log).await {
         Ok(Some(doc)) => doc,
-        Ok(None) if asset => return respond(plain(404, "not found", None), None, log),
+        // Nothing published yet: the origin serves the site (dev fallback).
         Ok(None) => return forward(None, None, log),
         Err(e) => {
             log.push(format!("assets: {e}"));

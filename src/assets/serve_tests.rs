@@ -387,7 +387,12 @@ fn storage_trouble_is_503_for_assets_and_forward_for_the_rest() {
     assert!(matches!(s.outcome, Outcome::Forward { origin: None }));
     assert!(s.log.iter().any(|l| l.contains("KV down")));
 
+    // Nothing published: everything well-formed goes to the origin (dev fallback).
     let empty = Recording::new(T0);
-    assert_eq!(response(&get(&empty, "/assets/a.js", &[])).status, 404);
-    assert!(matches!(get(&empty, "/", &[]).outcome, Outcome::Forward { .. }));
+    for path in ["/assets/a.js", "/app.js", "/"] {
+        let s = get(&empty, path, &[]);
+        assert!(matches!(s.outcome, Outcome::Forward { origin: None }), "{path}: {s:?}");
+        assert!(s.deploy.is_none(), "{path}");
+    }
+    assert_eq!(response(&get(&empty, "/assets/%2e%2e/x.js", &[])).status, 400);
 }

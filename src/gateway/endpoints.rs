@@ -3,8 +3,12 @@
 //! - `POST /_session/logout`: revoke the session (denylist) and clear its cookies.
 //! - `POST /_session/admin/revoke?sid=…|user=…`: admin revocation, only when the
 //!   `ADMIN_TOKEN` secret is set, authenticated with `Authorization: Bearer <token>`.
+//! - `GET /_session/jwks.json`: the public Ed25519 keys of the ring (RFC 7517 JWK
+//!   Set), for verifying EdDSA bearer tokens and assertions.
 //!
-//! Every answer is JSON with `Cache-Control: no-store`.
+//! Every answer is JSON with `Cache-Control: no-store`, except the JWKS, which is
+//! public and cached for [`JWKS_MAX_AGE`] seconds (so a key added to the ring is
+//! published at least that long before it signs: see the README's rotation drill).
 
 use serde_json::json;
 
@@ -13,9 +17,10 @@ use super::{bearer, Entropy, Gateway, Identity, Log};
 use crate::cookie;
 use crate::denylist;
 use crate::http::{RequestHead, Response};
-use crate::jwt;
-use crate::keyring::KeyPurpose;
 use crate::store::KvStore;
+
+/// `max-age` of `/_session/jwks.json`, in seconds.
+pub const JWKS_MAX_AGE: u64 = 300;
 
 fn method_not_allowed(allow: &str) -> Response {
     let mut r = Response::error(405, "method_not_allowed", &format!("use {allow}"));
@@ -34,6 +39,15 @@ impl Gateway {
         log: &mut Log,
     ) -> Response {
         match name {
+            "jwks.json" if !matches!(req.method.as_str(), "GET" | "HEAD") => {
+                method_not_allowed("GET, HEAD")
+            }
+            "jwks.json" => {
+                let mut r = Response::json(200, &self.jwks());
+                r.headers.set("cache-control", format!("public, max-age={JWKS_MAX_AGE}"));
+                r.headers.set("access-control-allow-origin", "*");
+                r
+            }
             "token" | "logout" if req.method != "POST" => method_not_allowed("POST"),
             "token" => self.token(req, denylist, entropy, now, log).await,
             "logout" => self.logout(req, denylist, now, log).await,
@@ -51,6 +65,9 @@ impl Gateway {
         log: &mut Log,
     ) -> Response {
         let (pending, unknown) = self.authenticate(req, denylist, now, log).await;
+        if let Some((len, limit)) = pending.oversize {
+            return super::oversize_cookie_header(len, limit);
+        }
         if unknown {
             return Response::error(
                 503,
@@ -86,9 +103,8 @@ impl Gateway {
             self.config.token_ttl,
             Some(crate::b64::encode_url(&jti)),
         );
-        let (kid, _) = self.config.keys.primary(KeyPurpose::BearerJwt);
-        let key = self.bearer_keys.first().map(|(_, k)| k);
-        match key.map(|k| jwt::mint(&claims, k, Some(kid.as_str()))) {
+        let key = self.primary_key(self.config.token_alg);
+        match key.map(|(kid, k)| crate::jwt::mint(&claims, k, Some(kid))) {
             Some(Ok(token)) => Response::json(
                 200,
                 &json!({

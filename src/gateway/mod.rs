@@ -17,6 +17,8 @@
 mod endpoints;
 mod origin;
 #[cfg(test)]
+mod security_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
@@ -25,7 +27,7 @@ use crate::config::{Config, FailMode};
 use crate::cookie::{self, SessionCookies};
 use crate::denylist;
 use crate::http::{Headers, RequestHead, Response};
-use crate::jwt::{self, TokenClaims, Validation};
+use crate::jwt::{self, Alg, JwtKey, TokenClaims, Validation};
 use crate::keyring::KeyPurpose;
 use crate::session::{self, Claims, VerifiedSession};
 use crate::store::KvStore;
@@ -141,6 +143,9 @@ pub struct Pending {
     cookies: SessionCookies,
     /// The request carried session cookies that must be cleared (bad or revoked).
     clear: bool,
+    /// `(len, limit)` when the session cookies sat in a `Cookie` header too long to
+    /// read: the request is refused with 431 and no cookie is touched.
+    oversize: Option<(usize, usize)>,
 }
 
 /// One log line for the shell to print. Never holds a credential.
@@ -151,8 +156,13 @@ pub type Log = Vec<String>;
 pub struct Gateway {
     config: Config,
     bearer_validation: Validation,
-    /// `(kid, key)` for bearer tokens, derived from the key ring; the primary first.
-    bearer_keys: Vec<(String, jwt::JwtKey)>,
+    /// `(kid, key)` HS256 keys for bearer tokens, derived from the key ring; the
+    /// primary first.
+    bearer_keys: Vec<(String, JwtKey)>,
+    /// `(kid, key)` Ed25519 key pairs derived from the key ring, primary first; empty
+    /// unless a setting uses EdDSA ([`Config::uses_eddsa`]). Their public halves are
+    /// the JWKS.
+    ed25519_keys: Vec<(String, JwtKey)>,
 }
 
 impl Gateway {
@@ -170,11 +180,47 @@ impl Gateway {
             .kids()
             .filter_map(|kid| {
                 let sub = config.keys.get(kid.as_str(), KeyPurpose::BearerJwt)?;
-                let key = jwt::JwtKey::from_bytes(sub.as_bytes()).ok()?;
+                let key = JwtKey::from_bytes(sub.as_bytes()).ok()?;
                 Some((kid.as_str().to_owned(), key))
             })
             .collect();
-        Gateway { config, bearer_validation, bearer_keys }
+        let ed25519_keys = if config.uses_eddsa() {
+            config
+                .keys
+                .kids()
+                .filter_map(|kid| {
+                    let seed = config.keys.get(kid.as_str(), KeyPurpose::JwtEd25519)?;
+                    Some((kid.as_str().to_owned(), JwtKey::ed25519_from_seed(seed.as_bytes())))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Gateway { config, bearer_validation, bearer_keys, ed25519_keys }
+    }
+
+    /// The published key set: the public Ed25519 key of every ring key, primary
+    /// first (`{"keys": []}` when no setting uses EdDSA). Never holds a secret.
+    pub fn jwks(&self) -> serde_json::Value {
+        jwt::jwks(self.ed25519_keys.iter().map(|(kid, key)| (kid.as_str(), key)))
+    }
+
+    /// The key of ring key `kid` for `alg`: HS256 bearer key or Ed25519 key pair.
+    fn ring_key(&self, kid: &str, alg: Alg) -> Option<&JwtKey> {
+        let keys = match alg {
+            Alg::HS256 => &self.bearer_keys,
+            Alg::EdDSA => &self.ed25519_keys,
+        };
+        keys.iter().find(|(id, _)| id == kid).map(|(_, key)| key)
+    }
+
+    /// The primary ring key for `alg` and its kid: what new tokens are signed with.
+    fn primary_key(&self, alg: Alg) -> Option<(&str, &JwtKey)> {
+        let keys = match alg {
+            Alg::HS256 => &self.bearer_keys,
+            Alg::EdDSA => &self.ed25519_keys,
+        };
+        keys.first().map(|(kid, key)| (kid.as_str(), key))
     }
 
     /// The configuration.
@@ -200,6 +246,9 @@ impl Gateway {
             return Step::Respond(self.endpoint(endpoint, req, denylist, entropy, now, log).await);
         }
         let (pending, revocation_unknown) = self.authenticate(req, denylist, now, log).await;
+        if let Some((len, limit)) = pending.oversize {
+            return Step::Respond(oversize_cookie_header(len, limit));
+        }
         if revocation_unknown && self.config.is_protected(&req.path) {
             return Step::Respond(Response::error(
                 503,
@@ -235,6 +284,7 @@ impl Gateway {
     ) -> (Pending, bool) {
         let cookies = SessionCookies::from_header(&self.config.cookie, req.headers.get("cookie"));
         let mut clear = false;
+        let mut oversize = None;
         let mut identity = Identity::Anonymous;
         if let Some(token) = bearer(req) {
             match self.verify_bearer(token, now) {
@@ -244,6 +294,16 @@ impl Gateway {
         } else {
             match cookies.reassemble() {
                 Ok(None) => {}
+                // An oversize header without any session cookie: anonymous, as usual.
+                Err(cookie::ChunkError::OversizeHeader { .. }) if cookies.is_empty() => {}
+                Err(cookie::ChunkError::OversizeHeader { len, limit }) => {
+                    // Not the cookie's fault: keep it (no clearing), answer 431 in
+                    // `handle`, and never read a value out of the oversize header.
+                    log.push(format!(
+                        "Cookie header of {len} bytes is over the {limit}-byte limit"
+                    ));
+                    oversize = Some((len, limit));
+                }
                 Ok(Some(sealed)) => match session::open_session(
                     &self.config.keys,
                     &self.config.cookie.name,
@@ -285,7 +345,7 @@ impl Gateway {
                 },
             }
         }
-        (Pending { identity, cookies, clear }, unknown)
+        (Pending { identity, cookies, clear, oversize }, unknown)
     }
 
     /// CSRF defence: an unsafe request that carries the session cookie must come
@@ -323,12 +383,11 @@ impl Gateway {
         })
     }
 
+    /// Verifies a bearer token against the ring: its `kid` must name a ring key, and
+    /// the key used is that ring key's key for the header's (allowed) algorithm.
     fn verify_bearer(&self, token: &str, now: u64) -> Result<TokenClaims, jwt::JwtError> {
-        let lookup = |kid: Option<&str>| -> Option<&jwt::JwtKey> {
-            let kid = kid?;
-            self.bearer_keys.iter().find(|(id, _)| id == kid).map(|(_, key)| key)
-        };
-        jwt::verify(token, lookup, &self.bearer_validation, now)
+        let lookup = |kid: Option<&str>, alg: Alg| self.ring_key(kid?, alg);
+        jwt::verify_with(token, lookup, &self.bearer_validation, now)
     }
 
     /// Builds the upstream request head.
@@ -373,7 +432,14 @@ impl Gateway {
                 ..t.clone()
             },
         };
-        match jwt::mint(&claims, &self.config.origin_key, None) {
+        let minted = match self.config.assertion_alg {
+            Alg::HS256 => jwt::mint(&claims, &self.config.origin_key, None),
+            Alg::EdDSA => match self.primary_key(Alg::EdDSA) {
+                Some((kid, key)) => jwt::mint(&claims, key, Some(kid)),
+                None => Err(jwt::JwtError::InvalidKey("no Ed25519 key was derived")),
+            },
+        };
+        match minted {
             Ok(token) => Some(token),
             Err(e) => {
                 log.push(format!("could not sign the Edge-Session assertion: {e}"));
@@ -405,6 +471,18 @@ impl Gateway {
             jti,
         }
     }
+}
+
+/// 431 for a `Cookie` header too long to read session cookies from. Nothing is
+/// cleared: the session cookie may be fine, the rest of the header is not.
+fn oversize_cookie_header(len: usize, limit: usize) -> Response {
+    Response::error(
+        431,
+        "cookie_header_too_large",
+        &format!(
+            "The Cookie header is {len} bytes; at most {limit} are read. Remove cookies for this site and retry."
+        ),
+    )
 }
 
 /// The bearer token of a request, if it sent `Authorization: Bearer …`.

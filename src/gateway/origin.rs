@@ -1,9 +1,9 @@
 //! Phase two: the origin's session instructions (`Edge-Session-Set`,
 //! `Edge-Session-Action`), rolling refresh, cookie writing and cache headers.
 //!
-//! Invariant: if anything about the update is wrong (bad JSON, unknown action,
-//! sealed session over the cookie cap), the client gets a clear error and **no**
-//! `Set-Cookie`, so the session it had stays intact.
+//! Invariant: if anything about the update is wrong (bad JSON, non-ASCII bytes,
+//! unknown action, sealed session over the cookie cap), the client gets a clear
+//! error and **no** `Set-Cookie`, so the session it had stays intact.
 
 use serde::Deserialize;
 
@@ -62,7 +62,7 @@ pub(super) async fn finish(
     let set = headers.get(SET_HEADER).map(str::to_owned);
     let action = headers.get(ACTION_HEADER).map(|a| a.trim().to_ascii_lowercase());
     headers.remove_prefixed(RESERVED_PREFIX);
-    let Pending { identity, cookies, clear } = pending;
+    let Pending { identity, cookies, clear, .. } = pending;
     let current = match &identity {
         Identity::Cookie(s) => Some(s.claims()),
         _ => None,
@@ -74,6 +74,13 @@ pub(super) async fn finish(
             return bad_update(format!(
                 "the origin's Edge-Session-Set is {} bytes; at most {MAX_SET_HEADER} are accepted",
                 raw.len()
+            ));
+        }
+        // Header bytes above 0x7f reach us as Latin-1: UTF-8 sent raw would be stored
+        // garbled. Refuse it, and say how to send it.
+        if let Some(at) = raw.find(|c: char| !c.is_ascii()) {
+            return bad_update(format!(
+                "the origin's Edge-Session-Set has a non-ASCII byte at offset {at}; send JSON with non-ASCII characters escaped as \\uXXXX"
             ));
         }
         let update: SessionSet = match serde_json::from_str(&raw) {
@@ -252,8 +259,18 @@ pub(super) fn write(
     let cfg = gw.config();
     let mut nonce = [0u8; 24];
     entropy.fill(&mut nonce).map_err(|e| Response::error(503, "no_randomness", &e.to_string()))?;
-    let sealed = session::seal_claims(&cfg.keys, &cfg.cookie.name, claims, &nonce)
-        .map_err(|e| Response::error(500, "seal_failed", &e.to_string()))?;
+    let sealed =
+        session::seal_claims(&cfg.keys, &cfg.cookie.name, claims, &nonce).map_err(|e| match e {
+            // Too much session data is the origin's doing: 502, like the cookie cap.
+            session::SessionError::Seal(crate::seal::SealError::TooLong { len, max }) => {
+                Response::error(
+                    502,
+                    "session_too_large",
+                    &format!("the origin's session would be {len} bytes sealed; at most {max} are allowed"),
+                )
+            }
+            e => Response::error(500, "seal_failed", &e.to_string()),
+        })?;
     cookie::encode(&cfg.cookie, &sealed, session::max_age(claims, now), present)
         .map_err(|e| Response::error(502, "session_too_large", &e.to_string()))
 }

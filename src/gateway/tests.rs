@@ -4,7 +4,7 @@ use super::*;
 use crate::config::tests::{load, SECRET};
 use crate::store::{block_on_ready, MemoryStore};
 
-struct Counter(u8);
+pub(super) struct Counter(pub(super) u8);
 
 impl Entropy for Counter {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError> {
@@ -16,16 +16,16 @@ impl Entropy for Counter {
     }
 }
 
-const T0: u64 = 1_700_000_000;
+pub(super) const T0: u64 = 1_700_000_000;
 
-struct Rig {
-    gw: Gateway,
-    store: MemoryStore,
-    entropy: Counter,
-    log: Log,
+pub(super) struct Rig {
+    pub(super) gw: Gateway,
+    pub(super) store: MemoryStore,
+    pub(super) entropy: Counter,
+    pub(super) log: Log,
 }
 
-fn rig(extra: &[(&str, &str)]) -> Rig {
+pub(super) fn rig(extra: &[(&str, &str)]) -> Rig {
     Rig {
         gw: Gateway::new(load(extra).unwrap()),
         store: MemoryStore::new(T0),
@@ -34,11 +34,11 @@ fn rig(extra: &[(&str, &str)]) -> Rig {
     }
 }
 
-fn req(method: &str, path: &str, headers: &[(&str, &str)]) -> RequestHead {
+pub(super) fn req(method: &str, path: &str, headers: &[(&str, &str)]) -> RequestHead {
     RequestHead::new(method, path, headers.iter().map(|(n, v)| (*n, v.to_string())).collect())
 }
 
-fn run<F: std::future::Future>(f: F) -> F::Output {
+pub(super) fn run<F: std::future::Future>(f: F) -> F::Output {
     block_on_ready(f).expect("memory futures complete at once")
 }
 
@@ -48,13 +48,13 @@ thread_local! {
 }
 
 impl Rig {
-    fn handle(&mut self, r: &RequestHead, now: u64) -> Step {
+    pub(super) fn handle(&mut self, r: &RequestHead, now: u64) -> Step {
         self.store.now.set(now);
         LAST_NOW.with(|t| t.set(now));
         run(self.gw.handle(r, &self.store, &mut self.entropy, now, &mut self.log))
     }
 
-    fn forward(&mut self, r: &RequestHead, now: u64) -> Forward {
+    pub(super) fn forward(&mut self, r: &RequestHead, now: u64) -> Forward {
         match self.handle(r, now) {
             Step::Forward(f) => f,
             Step::Respond(resp) => panic!(
@@ -65,7 +65,7 @@ impl Rig {
         }
     }
 
-    fn respond(&mut self, r: &RequestHead, now: u64) -> Response {
+    pub(super) fn respond(&mut self, r: &RequestHead, now: u64) -> Response {
         match self.handle(r, now) {
             Step::Respond(resp) => resp,
             Step::Forward(f) => panic!("expected a response, got a forward to {}", f.url),
@@ -73,7 +73,7 @@ impl Rig {
     }
 
     /// Runs a request through both phases with the given origin response headers.
-    fn roundtrip(
+    pub(super) fn roundtrip(
         &mut self,
         r: &RequestHead,
         origin: &[(&str, &str)],
@@ -94,7 +94,7 @@ impl Rig {
     }
 
     /// Logs `user` in and returns the Cookie header a browser would send next.
-    fn login(&mut self, user: &str, now: u64) -> String {
+    pub(super) fn login(&mut self, user: &str, now: u64) -> String {
         let set = format!(r#"{{"sub":"{user}","data":{{"name":"{user}"}}}}"#);
         let (_, headers, finish) =
             self.roundtrip(&req("POST", "/login", &[]), &[("edge-session-set", &set)], now);
@@ -103,12 +103,12 @@ impl Rig {
     }
 }
 
-struct Forward2 {
-    headers: Headers,
+pub(super) struct Forward2 {
+    pub(super) headers: Headers,
 }
 
 /// What a browser sends back after these Set-Cookie lines (ignoring deletions).
-fn cookie_header(headers: &Headers) -> String {
+pub(super) fn cookie_header(headers: &Headers) -> String {
     headers
         .iter()
         .filter(|(n, _)| *n == "set-cookie")
@@ -118,11 +118,11 @@ fn cookie_header(headers: &Headers) -> String {
         .join("; ")
 }
 
-fn set_cookies(headers: &Headers) -> Vec<&str> {
+pub(super) fn set_cookies(headers: &Headers) -> Vec<&str> {
     headers.iter().filter(|(n, _)| *n == "set-cookie").map(|(_, v)| v).collect()
 }
 
-fn assertion(headers: &Headers) -> Option<TokenClaims> {
+pub(super) fn assertion(headers: &Headers) -> Option<TokenClaims> {
     let token = headers.get(ASSERTION_HEADER)?;
     let key = jwt::JwtKey::from_bytes(SECRET.as_bytes()).unwrap();
     let v = Validation {

@@ -32,8 +32,10 @@ fn now() -> u64 {
     (worker::js_sys::Date::now() / 1000.0) as u64
 }
 
-fn param(url: &worker::Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+/// A query parameter's raw value (`name=value`; values here are base64url or digits,
+/// so no percent-decoding and no URL parser — which would link Unicode tables).
+fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// The Durable Object class.
@@ -48,12 +50,13 @@ impl DurableObject for Revocations {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let url = req.url()?;
-        let Some(key) = param(&url, "key") else {
-            return Response::error("missing key", 400);
+        let head = crate::http::RequestHead::new("GET", &req.inner().url(), crate::http::Headers::new());
+        let key = param(&head.query, "key").and_then(b64::decode_url).and_then(|k| String::from_utf8(k).ok());
+        let Some(key) = key else {
+            return Response::error("missing or malformed key", 400);
         };
         let storage = self.state.storage();
-        match (req.method(), url.path()) {
+        match (req.method(), head.path.as_str()) {
             (Method::Get, "/get") => match storage.get::<Stored>(&key).await? {
                 Some(s) if s.exp == 0 || s.exp > now() => Response::ok(s.v),
                 Some(_) => {
@@ -63,7 +66,7 @@ impl DurableObject for Revocations {
                 None => Response::error("not found", 404),
             },
             (Method::Put, "/put") => {
-                let ttl = param(&url, "ttl").and_then(|t| t.parse::<u64>().ok());
+                let ttl = param(&head.query, "ttl").and_then(|t| t.parse::<u64>().ok());
                 let value = req.bytes().await?;
                 let exp = ttl.map_or(0, |t| now().saturating_add(t.max(MIN_TTL)));
                 storage.put(&key, Stored { v: b64::encode_url(&value), exp }).await?;
@@ -142,22 +145,19 @@ impl DoStore {
         if let Some(body) = body {
             init.with_body(Some(worker::js_sys::Uint8Array::from(body).into()));
         }
-        let mut url = worker::Url::parse("https://revocations.internal/")
-            .map_err(|e| StoreError::new(op, key, e.to_string()))?;
-        url.set_path(path);
-        url.set_query(Some(&query));
-        let req = Request::new_with_init(url.as_str(), &init).map_err(err)?;
+        let url = format!("https://revocations.internal{path}?{query}");
+        let req = Request::new_with_init(&url, &init).map_err(err)?;
         stub.fetch_with_request(req).await.map_err(err)
     }
 }
 
+/// The query of a call: the key as base64url (URL-safe as is), and the TTL.
 fn query(key: &str, ttl: Option<u64>) -> String {
-    let mut q = worker::url::form_urlencoded::Serializer::new(String::new());
-    q.append_pair("key", key);
-    if let Some(t) = ttl {
-        q.append_pair("ttl", &t.to_string());
+    let key = b64::encode_url(key.as_bytes());
+    match ttl {
+        Some(t) => format!("key={key}&ttl={t}"),
+        None => format!("key={key}"),
     }
-    q.finish()
 }
 
 impl KvStore for DoStore {

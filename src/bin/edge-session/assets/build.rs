@@ -408,6 +408,24 @@ mod tests {
     }
 
     #[test]
+    fn dynamic_imports_name_the_hashed_chunk() {
+        let files = tree(&[
+            ("index.html", "<script type=\"module\" src=\"/app.js\"></script>"),
+            ("app.js", "const m = await import('./lazy.js'); import(\"/lazy.js\"); import(`./lazy.js`);"),
+            ("lazy.js", "export const x = 1;"),
+        ]);
+        let (out, report) = transform(&files, &[]);
+        let lazy = report.renamed.get("lazy.js").expect("lazy.js renamed");
+        assert!(is_content_hashed(lazy) && out.contains_key(lazy), "{lazy}");
+        let app = text(&out, report.renamed.get("app.js").expect("app.js renamed"));
+        assert_eq!(
+            app,
+            format!("const m = await import('./{lazy}'); import(\"/{lazy}\"); import(`./{lazy}`);")
+        );
+        assert!(!app.contains("lazy.js'") && !out.contains_key("lazy.js"), "{app}");
+    }
+
+    #[test]
     fn resolution_rules() {
         assert_eq!(resolve("a/b.html", "c.css", false).as_deref(), Some("a/c.css"));
         assert_eq!(resolve("a/b.html", "../c.css?x#y", false).as_deref(), Some("c.css"));

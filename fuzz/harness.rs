@@ -1,0 +1,281 @@
+//! The fuzz harnesses, shared by the `cargo fuzz` targets (`fuzz/fuzz_targets/*.rs`,
+//! nightly or `RUSTC_BOOTSTRAP=1`) and by the stable replay of the committed corpus
+//! (`tests/fuzz_corpus.rs`, part of `cargo test`). Both include this file with
+//! `#[path]`, so it uses only `edge_session`'s public API and adds nothing to the
+//! library or the wasm worker.
+//!
+//! Each harness takes arbitrary bytes, must never panic (a wasm panic kills the
+//! request) and checks a property, so a replayed input can fail for a wrong answer
+//! too, not only for a crash. The keys are fixed, so a corpus can hold inputs that
+//! really open or verify (see `SEED` in `tests/fuzz_corpus.rs`).
+
+#![allow(dead_code)] // each fuzz target uses one harness
+
+use std::sync::OnceLock;
+
+use edge_session::assets::{self, AssetConfig, Route};
+use edge_session::cookie::{self, CookieOptions, SameSite, SessionCookies};
+use edge_session::http::{Headers, RequestHead};
+use edge_session::jwt::{self, Alg, JwtKey, Validation};
+use edge_session::keyring::KeyRing;
+use edge_session::manifest::{DeploysDoc, Manifest};
+use edge_session::seal::{self, SealContext};
+use edge_session::session::{self, SessionPolicy};
+
+/// The harness names, one per fuzz target and corpus directory.
+pub const TARGETS: [&str; 6] =
+    ["open_seal", "cookie_header", "cookie_attributes", "verify_jwt", "manifest", "asset_path"];
+
+/// Runs the harness `name` on `data`. `false` for an unknown name.
+pub fn run(name: &str, data: &[u8]) -> bool {
+    match name {
+        "open_seal" => open_seal(data),
+        "cookie_header" => cookie_header(data),
+        "cookie_attributes" => cookie_attributes(data),
+        "verify_jwt" => verify_jwt(data),
+        "manifest" => manifest(data),
+        "asset_path" => asset_path(data),
+        _ => return false,
+    }
+    true
+}
+
+/// The fixed ring of every harness: `k1` (primary) and `k0`.
+pub const SESSION_KEYS: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8,\
+    k0:Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA";
+/// Cookie name bound into the seals.
+pub const COOKIE: &str = "__Host-session";
+/// The time at which seals and tokens are opened.
+pub const NOW: u64 = 1_700_000_000;
+
+pub fn ring() -> &'static KeyRing {
+    static RING: OnceLock<KeyRing> = OnceLock::new();
+    RING.get_or_init(|| KeyRing::parse(SESSION_KEYS).expect("the fixed ring parses"))
+}
+
+/// The fixed JWT keys: an HS256 secret and an Ed25519 pair, both under kid `k1`.
+pub fn jwt_keys() -> &'static (JwtKey, JwtKey) {
+    static KEYS: OnceLock<(JwtKey, JwtKey)> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let hs = JwtKey::from_bytes(b"fuzz-hs256-secret-of-32-bytes-or-more").expect("32+ bytes");
+        (hs, JwtKey::ed25519_from_seed(&[42; 32]))
+    })
+}
+
+pub fn jwt_validation() -> Validation {
+    Validation {
+        algorithms: vec![Alg::HS256, Alg::EdDSA],
+        ..Validation::new("edge-session", "api")
+    }
+}
+
+fn text(data: &[u8]) -> String {
+    String::from_utf8_lossy(data).into_owned()
+}
+
+/// Opening arbitrary seals, as sealed values and as sessions; sealing arbitrary
+/// plaintext round-trips, and no other cookie name or purpose opens it.
+pub fn open_seal(data: &[u8]) {
+    let ring = ring();
+    let ctx = SealContext { name: COOKIE, purpose: session::PURPOSE };
+    let sealed = text(data);
+    if let Ok(opened) = seal::open(ring, &ctx, &sealed) {
+        // Only a real seal opens; it must open the same way twice.
+        let again = seal::open(ring, &ctx, &sealed).expect("deterministic");
+        assert_eq!(*opened.plaintext, *again.plaintext);
+    }
+    let policy = SessionPolicy::new(86_400, 3_600, 0.25, 60).expect("valid policy");
+    let _ = session::open_session(ring, COOKIE, &sealed, &policy, NOW);
+
+    let mut nonce = [0u8; 24];
+    for (n, b) in nonce.iter_mut().zip(data.iter().rev()) {
+        *n = *b;
+    }
+    if let Ok(value) = seal::seal(ring, &ctx, data, &nonce) {
+        let opened = seal::open(ring, &ctx, &value).expect("a fresh seal opens");
+        assert_eq!(&**opened.plaintext, data);
+        assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+        let other = SealContext { name: "__Host-other", purpose: session::PURPOSE };
+        assert!(seal::open(ring, &other, &value).is_err(), "seal moved to another cookie");
+        let purpose = SealContext { name: COOKIE, purpose: "other" };
+        assert!(seal::open(ring, &purpose, &value).is_err(), "seal moved to another purpose");
+    }
+}
+
+/// Parsing a request `Cookie` header: stripping never forwards a session cookie,
+/// and whatever reassembles re-encodes into `Set-Cookie` lines that reassemble to
+/// the same value.
+pub fn cookie_header(data: &[u8]) {
+    let header = text(data);
+    let opts = CookieOptions { max_chunks: 16, ..CookieOptions::default() };
+    let pairs = cookie::parse_cookie_header(&header).count();
+    assert!(pairs <= header.len().saturating_add(1));
+    if let Some(rest) = cookie::strip(&header, &opts) {
+        assert!(
+            cookie::parse_cookie_header(&rest)
+                .all(|(n, _)| !cookie::is_session_cookie_name(&opts, n)),
+            "a session cookie survived strip"
+        );
+    }
+    let present = SessionCookies::from_header(&opts, Some(&header));
+    assert!(present.names().count() <= cookie::MAX_RECORDED_NAMES);
+    for line in cookie::clear(&opts, &present) {
+        assert!(line.is_removal() && !line.as_str().contains(['\r', '\n']));
+    }
+    let Ok(Some(value)) = present.reassemble() else { return };
+    let Ok(lines) = cookie::encode(&opts, &value, 60, &SessionCookies::default()) else { return };
+    let mut back = Vec::new();
+    for line in &lines {
+        let line = line.as_str();
+        assert!(line.len() <= cookie::MAX_SET_COOKIE_LEN, "Set-Cookie over 4096 bytes");
+        assert!(line.bytes().all(|b| (0x20..0x7f).contains(&b)), "control or non-ASCII byte");
+        back.push(line.split(';').next().unwrap_or_default().to_owned());
+    }
+    let again = SessionCookies::from_header(&opts, Some(&back.join("; ")));
+    assert_eq!(again.reassemble(), Ok(Some(value)), "chunks do not reassemble");
+}
+
+/// Cookie attributes from untrusted settings: whatever `CookieOptions` validate,
+/// the `Set-Cookie` lines built with them hold exactly the attributes asked for and
+/// no injected ones.
+pub fn cookie_attributes(data: &[u8]) {
+    let input = text(data);
+    let mut fields = input.split('\u{1}');
+    let mut next = || fields.next().unwrap_or_default().to_owned();
+    let (name, path, domain, value) = (next(), next(), next(), next());
+    let flags = data.first().copied().unwrap_or_default();
+    let opts = CookieOptions {
+        name: if name.is_empty() { "__Host-session".into() } else { name },
+        secure: flags & 1 == 0,
+        http_only: flags & 2 == 0,
+        same_site: match flags >> 2 & 3 {
+            0 => SameSite::Lax,
+            1 => SameSite::Strict,
+            _ => SameSite::None,
+        },
+        path: if path.is_empty() { "/".into() } else { path },
+        domain: (!domain.is_empty()).then_some(domain),
+        max_chunks: usize::from(flags >> 4).max(1),
+    };
+    if opts.validate().is_err() {
+        return;
+    }
+    let lines = match cookie::encode(&opts, &value, 60, &SessionCookies::default()) {
+        Ok(lines) => lines,
+        Err(_) => return,
+    };
+    for line in lines {
+        let line = line.as_str();
+        assert!(line.bytes().all(|b| (0x20..0x7f).contains(&b)), "control or non-ASCII byte");
+        let attrs: Vec<&str> = line.split("; ").skip(1).collect();
+        let names: Vec<&str> =
+            attrs.iter().map(|a| a.split('=').next().unwrap_or_default()).collect();
+        let mut want = vec!["Max-Age", "Path"];
+        if opts.domain.is_some() {
+            want.push("Domain");
+        }
+        if opts.secure {
+            want.push("Secure");
+        }
+        if opts.http_only {
+            want.push("HttpOnly");
+        }
+        want.push("SameSite");
+        assert_eq!(names, want, "attributes injected or lost in {line:?}");
+    }
+}
+
+/// Verifying arbitrary tokens; tokens minted from arbitrary JSON objects verify
+/// with their own algorithm only.
+pub fn verify_jwt(data: &[u8]) {
+    let (hs, ed) = jwt_keys();
+    let v = jwt_validation();
+    let token = text(data);
+    let pick = |kid: Option<&str>, alg: Alg| {
+        (kid == Some("k1")).then_some(if alg == Alg::HS256 { hs } else { ed })
+    };
+    if let Ok(claims) = jwt::verify_with::<serde_json::Value>(&token, pick, &v, NOW) {
+        assert!(claims.is_object());
+        assert!(token.len() <= v.max_token_len);
+    }
+    // The wrong-family key for whatever the header says never verifies.
+    let crossed = |kid: Option<&str>, alg: Alg| {
+        (kid == Some("k1")).then_some(if alg == Alg::HS256 { ed } else { hs })
+    };
+    assert!(jwt::verify_with::<serde_json::Value>(&token, crossed, &v, NOW).is_err());
+
+    let Ok(serde_json::Value::Object(mut claims)) = serde_json::from_slice(data) else { return };
+    claims.insert("iss".into(), "edge-session".into());
+    claims.insert("aud".into(), "api".into());
+    claims.insert("sub".into(), "fuzz".into());
+    claims.insert("exp".into(), (NOW + 60).into());
+    for k in ["nbf", "iat"] {
+        claims.remove(k);
+    }
+    let claims = serde_json::Value::Object(claims);
+    for key in [hs, ed] {
+        let token = jwt::mint(&claims, key, Some("k1")).expect("objects always mint");
+        if token.len() > v.max_token_len {
+            continue;
+        }
+        let back: serde_json::Value = jwt::verify_with(&token, pick, &v, NOW).expect("verifies");
+        // Floats need not survive a text round trip bit for bit; everything else must.
+        if !has_float(&claims) {
+            assert_eq!(back, claims);
+        }
+        assert!(jwt::verify_with::<serde_json::Value>(&token, crossed, &v, NOW).is_err());
+    }
+}
+
+fn has_float(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Number(n) => n.is_f64(),
+        serde_json::Value::Array(items) => items.iter().any(has_float),
+        serde_json::Value::Object(map) => map.values().any(has_float),
+        _ => false,
+    }
+}
+
+/// Parsing stored manifests and deploy lists: whatever parses re-serializes to an
+/// equal value.
+pub fn manifest(data: &[u8]) {
+    if let Ok(m) = Manifest::parse(data, "fuzz") {
+        let again = Manifest::parse(&m.to_json(), "fuzz").expect("own JSON parses");
+        assert_eq!(again, m);
+    }
+    if let Ok(doc) = DeploysDoc::parse(data) {
+        let again = DeploysDoc::parse(&doc.to_json()).expect("own JSON parses");
+        assert_eq!(again, doc);
+    }
+}
+
+/// Routing request paths: decoded paths hold no dot segment, control byte or
+/// backslash; asset-looking paths are never entry points (so the SPA fallback can
+/// never answer HTML for a missing asset); origin paths never reach the assets.
+pub fn asset_path(data: &[u8]) {
+    let raw = text(data);
+    let path = if raw.starts_with('/') { raw } else { format!("/{raw}") };
+    let cfg = AssetConfig { spa_fallback: Some("index.html".into()), ..AssetConfig::default() };
+    for method in ["GET", "POST"] {
+        let req = RequestHead {
+            method: method.into(),
+            path: path.clone(),
+            query: String::new(),
+            origin: String::new(),
+            headers: Headers::new(),
+        };
+        let route = assets::classify(&req, &cfg);
+        if path.starts_with("/api/") || path.starts_with("/_session/") {
+            assert_eq!(route, Route::Origin, "{path:?}");
+        }
+        if let Ok(decoded) = assets::decode_path(&path) {
+            assert!(decoded.split('/').all(|s| s != "." && s != ".."), "{decoded:?}");
+            assert!(!decoded.bytes().any(|b| b < 0x20 || b == 0x7f || b == b'\\'), "{decoded:?}");
+            if assets::is_asset_like(&decoded) {
+                assert_ne!(route, Route::EntryPoint, "asset-like {path:?} is an entry point");
+            }
+            let key = assets::key_for(&decoded);
+            assert!(!key.starts_with('/'));
+        }
+    }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds the release worker (Rust -> wasm32 -> build/index.js + build/index_bg.wasm)
+# with worker-build, entirely from local tools: wasm-bindgen-cli from
+# ~/.cargo/bin, esbuild and wasm-opt (binaryen) from node_modules. Does nothing
+# when build/ is newer than src/, Cargo.toml and Cargo.lock.
+#
+#   scripts/build-worker.sh [--force]
+#
+# Env: EDGE_SESSION_SKIP_BUILD=1 makes it a no-op (the dev server and tests set
+# it after building once, so wrangler's [build] step does not rebuild).
+# wrangler.toml's [build] runs this script, so `wrangler deploy` builds too.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+force=0
+for arg in "$@"; do
+  case "$arg" in
+    --force) force=1 ;;
+    *) die "unknown argument \`$arg\` (expected --force)" ;;
+  esac
+done
+
+if [ "${EDGE_SESSION_SKIP_BUILD:-}" = 1 ]; then
+  exit 0
+fi
+
+wasm=build/index_bg.wasm
+stamp=build/.edge-session-stamp
+inputs=(src Cargo.toml Cargo.lock)
+[ -f build.rs ] && inputs+=(build.rs)
+
+report_size() {
+  local raw gz
+  raw=$(wc -c <"$wasm")
+  gz=$(gzip -9c "$wasm" | wc -c)
+  printf 'worker wasm: %s bytes raw, %s bytes gzipped (%s KiB; budget 250 KiB gzipped)\n' \
+    "$raw" "$gz" "$((gz / 1024))" >&2
+  if [ "$gz" -gt $((250 * 1024)) ]; then
+    warn "the gzipped wasm is over the 250 KiB budget"
+  fi
+}
+
+if [ "$force" = 0 ] && [ -f "$stamp" ] && [ -f "$wasm" ] && [ -f build/index.js ] &&
+  [ -z "$(find "${inputs[@]}" -newer "$stamp" -print -quit)" ]; then
+  ok "worker build is up to date (build/)"
+  report_size
+  exit 0
+fi
+
+# Tools: all local, versions pinned (see install.sh). Install if anything is off.
+wb_version=$(lock_version wasm-bindgen)
+if [ "$(worker-build --version 2>/dev/null || true)" != "$WORKER_BUILD_VERSION" ] ||
+  [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $wb_version" ] ||
+  [ ! -x node_modules/.bin/esbuild ] || [ ! -x node_modules/.bin/wasm-opt ]; then
+  bash scripts/install.sh
+fi
+
+export WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen"
+have wasm-bindgen && WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
+export ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
+export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
+
+say "building the worker (worker-build $WORKER_BUILD_VERSION --release)"
+t=$(now)
+mkdir -p "$TARGET_DIR"
+marker="$TARGET_DIR/.edge-session-worker-build-start"
+touch "$marker" # sources changed during the build count as newer than the result
+worker-build --release || die "worker-build failed (see the output above)"
+[ -f "$wasm" ] && [ -f build/index.js ] || die "worker-build succeeded but $wasm or build/index.js is missing"
+touch -r "$marker" "$stamp"
+ok "worker built in $(elapsed "$t")"
+report_size

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `make run`: the whole demo on this machine.
+#   worker (wrangler dev, local KV)  http://127.0.0.1:${EDGE_PORT:-8787}
+#   demo origin                      http://127.0.0.1:${ORIGIN_PORT:-8788}
+# Installs and builds what is missing first; Ctrl-C stops both.
+# Local KV data persists in .wrangler/state between runs.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+EDGE_PORT="${EDGE_PORT:-8787}"
+ORIGIN_PORT="${ORIGIN_PORT:-8788}"
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$EDGE_PORT" "$ORIGIN_PORT"; do
+  port_busy "$p" && die "port $p on 127.0.0.1 is in use (another \`make run\`?). Stop it, or pick ports: EDGE_PORT=9787 ORIGIN_PORT=9788 make run"
+done
+
+bash scripts/install.sh
+bash scripts/build-worker.sh
+say "building the native binaries (demo-origin, edge-session)"
+cargo build --release --bin demo-origin --bin edge-session || die "cargo build of the native binaries failed"
+bash scripts/dev-vars.sh
+
+# ORIGIN_SECRET from .dev.vars (KEY=VALUE lines, optional quotes).
+origin_secret=$(sed -n 's/^ORIGIN_SECRET=//p' .dev.vars | tail -n 1 | sed -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'$/\1/")
+[ -n "$origin_secret" ] || die ".dev.vars has no ORIGIN_SECRET=... line (delete .dev.vars to regenerate it)"
+
+pids=()
+stopping=0
+stop() {
+  [ "$stopping" = 1 ] && return
+  stopping=1
+  trap - INT TERM EXIT
+  say "stopping"
+  # Each child runs in its own process group (setsid): end the whole group.
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+}
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+trap 'stop' EXIT
+
+say "starting the demo origin on 127.0.0.1:$ORIGIN_PORT"
+setsid env ORIGIN_PORT="$ORIGIN_PORT" ORIGIN_SECRET="$origin_secret" WWW_DIR=www \
+  "$TARGET_DIR/release/demo-origin" </dev/null &
+pids+=("$!")
+
+say "starting the worker (wrangler dev) on 127.0.0.1:$EDGE_PORT"
+# The worker is built above; wrangler's [build] step reruns build-worker.sh
+# only when src/ changes while this runs (live rebuild + reload).
+extra_vars=()
+[ "$ORIGIN_PORT" != 8788 ] && extra_vars+=(--var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT")
+setsid env CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false \
+  node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
+  --show-interactive-dev-session=false "${extra_vars[@]}" </dev/null &
+pids+=("$!")
+
+# Wait (up to ~2 minutes) until the worker answers, then say where to go.
+ready=0
+for _ in $(seq 600); do
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || die "a server exited during startup (see its output above)"
+  done
+  if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$EDGE_PORT/"; then
+    printf '\n%sedge-session demo: http://127.0.0.1:%s%s   (origin: http://127.0.0.1:%s; Ctrl-C stops)\n\n' \
+      "$_B" "$EDGE_PORT" "$_N" "$ORIGIN_PORT"
+    ready=1
+    break
+  fi
+  sleep 0.2
+done
+
+[ "$ready" = 1 ] || die "the worker did not answer on http://127.0.0.1:$EDGE_PORT/ within 2 minutes (see the output above)"
+
+# Run until Ctrl-C or until either server exits.
+wait -n "${pids[@]}" || true
+warn "a server exited; stopping the other"

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `make test` (and CI): every check, in order, each under a header.
+#   install (with Chromium) -> fmt -> clippy (native, wasm32) -> native tests
+#   -> wasm32 unit tests (wasm-bindgen-test under Node) -> release builds
+#   -> end-to-end tests (node --test tests/e2e/, real origin + wrangler dev + Chromium)
+#
+#   scripts/test.sh           all of it
+#   scripts/test.sh --e2e     only install, release builds and the end-to-end tests
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+only_e2e=0
+for arg in "$@"; do
+  case "$arg" in
+    --e2e) only_e2e=1 ;;
+    *) die "unknown argument \`$arg\` (expected --e2e)" ;;
+  esac
+done
+
+total_start=$(now)
+timings=()
+current=""
+on_exit() {
+  local rc=$?
+  if [ "$rc" != 0 ] && [ -n "$current" ]; then
+    if [ "${#timings[@]}" -gt 0 ]; then
+      header "passed before the failure"
+      printf '%s\n' "${timings[@]}" >&2
+    fi
+    printf '\n%sFAILED:%s %s (exit %s, after %s)\n' "$_R" "$_N" "$current" "$rc" "$(elapsed "$total_start")" >&2
+  fi
+}
+trap on_exit EXIT
+
+# step "Title" command args...: runs one check under a header, timed.
+step() {
+  current=$1
+  shift
+  header "$current"
+  local t
+  t=$(now)
+  "$@"
+  timings+=("$(printf '%-34s %s' "$current" "$(elapsed "$t")")")
+  current=""
+}
+
+wasm_tests() {
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    cargo test --lib --target wasm32-unknown-unknown
+}
+
+native_bins() {
+  cargo build --release --bin demo-origin --bin edge-session
+}
+
+e2e() {
+  shopt -s nullglob
+  local files=(tests/e2e/*.test.mjs)
+  [ "${#files[@]}" -gt 0 ] || die "no end-to-end tests in tests/e2e/*.test.mjs"
+  # One file at a time: each starts its own wrangler dev + origin, and this
+  # machine has 2 cores.
+  node --test --test-concurrency=1 "${files[@]}"
+}
+
+step "install (toolchain, npm, Chromium)" bash scripts/install.sh --browser
+if [ "$only_e2e" = 0 ]; then
+  step "cargo fmt --check" cargo fmt --check
+  step "clippy (native, all targets)" cargo clippy --all-targets -- -D warnings
+  step "clippy (wasm32 lib)" cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+  step "unit + integration tests (native)" cargo test
+  step "unit tests (wasm32, Node)" wasm_tests
+fi
+step "build the worker (release wasm)" bash scripts/build-worker.sh
+step "build the native binaries" native_bins
+step "end-to-end tests" e2e
+
+header "summary"
+printf '%s\n' "${timings[@]}" >&2
+ok "all checks passed in $(elapsed "$total_start")"
