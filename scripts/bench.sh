@@ -67,8 +67,12 @@ fi
 
 say "building the native binaries (edge-session, demo-origin) and benches/ops"
 cargo build --release --quiet --bin edge-session --bin demo-origin
-cargo build --release --quiet --manifest-path benches/ops/Cargo.toml --bin native-ops
-cargo build --release --quiet --manifest-path benches/ops/Cargo.toml --lib --target wasm32-unknown-unknown
+# benches/ops with the root crate's release profile (a path dependency's own
+# [profile] would be ignored, and benches/ops is its own workspace).
+mapfile -t profile < <(node benches/profile-args.mjs)
+cargo build --release --quiet "${profile[@]}" --manifest-path benches/ops/Cargo.toml --bin native-ops
+cargo build --release --quiet "${profile[@]}" --manifest-path benches/ops/Cargo.toml --lib \
+  --target wasm32-unknown-unknown
 
 wasm="$TARGET_DIR/wasm32-unknown-unknown/release/edge_session_bench_ops.wasm"
 [ -f "$wasm" ] || die "cargo did not produce $wasm"

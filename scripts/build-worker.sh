@@ -66,7 +66,9 @@ mkdir -p "$TARGET_DIR"
 marker="$TARGET_DIR/.edge-session-worker-build-start"
 touch "$marker" # sources changed during the build count as newer than the result
 worker-build --release || die "worker-build failed (see the output above)"
-[ -f "$wasm" ] && [ -f build/index.js ] || die "worker-build succeeded but $wasm or build/index.js is missing"
+if [ ! -f "$wasm" ] || [ ! -f build/index.js ]; then
+  die "worker-build succeeded but $wasm or build/index.js is missing"
+fi
 touch -r "$marker" "$stamp"
 ok "worker built in $(elapsed "$t")"
 report_size

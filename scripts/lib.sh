@@ -1,8 +1,9 @@
+# shellcheck shell=bash
 # Shared helpers for scripts/*.sh. Source it; do not run it.
 # Sets ROOT (the repository root) and cds there.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 
 export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 # Cargo's output directory (CARGO_TARGET_DIR wins, as it does for cargo).
@@ -11,6 +12,7 @@ case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
 
 # Pinned tool versions. wasm-bindgen-cli must match the `wasm-bindgen` crate in
 # Cargo.lock exactly, so it is read from there (see lock_version).
+# shellcheck disable=SC2034 # used by the scripts that source this file
 WORKER_BUILD_VERSION="0.8.7"
 
 if [ -t 2 ]; then

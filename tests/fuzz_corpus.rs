@@ -151,6 +151,8 @@ fn write_seed_corpus() {
         b"__Host-session.07=x; __Host-session.99=y; __Host-session.=z",
     );
     write("cookie_header", "oddities", b";;=; =a; b=; \"c\"=d; e=\"f; g\t=\th ;");
+    let oversize = format!("a={}; __Host-session={sealed}", "x".repeat(17_000));
+    write("cookie_header", "oversize", oversize.as_bytes());
 
     write("cookie_attributes", "default", b"\0\x01/\x01\x01v1.k1.AAAA");
     write("cookie_attributes", "path-injection", b"\x05x\x01/; Domain=evil\x01\x01v");

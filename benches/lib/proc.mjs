@@ -1,6 +1,7 @@
 // Process helpers: CPU time from /proc, CPU pinning, child lookup, spawning.
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
+import { cpus } from "node:os";
 
 let clkTck;
 export function ticksPerSecond() {
@@ -74,8 +75,9 @@ export function pin(pid, cpu) {
   return true;
 }
 
+/** CPUs of the machine (not of this process's affinity mask, which `nproc` reports). */
 export function cpuCount() {
-  return Number(execFileSync("nproc").toString().trim()) || 1;
+  return cpus().length || 1;
 }
 
 /** A command prefixed with `taskset -c cpu` when pinning is possible. */
@@ -97,4 +99,13 @@ export function run(cmd, args, opts = {}) {
       code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}: ${err}`)),
     );
   });
+}
+
+/** The CPUs a process may run on, as the kernel lists them ("0", "0-1"). */
+export function affinity(pid) {
+  try {
+    return /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "?";
+  } catch {
+    return "?";
+  }
 }

@@ -50,8 +50,11 @@ impl DurableObject for Revocations {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let head = crate::http::RequestHead::new("GET", &req.inner().url(), crate::http::Headers::new());
-        let key = param(&head.query, "key").and_then(b64::decode_url).and_then(|k| String::from_utf8(k).ok());
+        let head =
+            crate::http::RequestHead::new("GET", &req.inner().url(), crate::http::Headers::new());
+        let key = param(&head.query, "key")
+            .and_then(b64::decode_url)
+            .and_then(|k| String::from_utf8(k).ok());
         let Some(key) = key else {
             return Response::error("missing or malformed key", 400);
         };

@@ -17,7 +17,7 @@ test('KV failure fails closed: protected paths 503, others anonymous, cookie kep
     await c.login('ivan');
     const cookie = c.cookieHeader();
     // …presented to a stack whose denylist binding does not exist.
-    await withStack({ DENYLIST_BINDING: 'NO_SUCH_BINDING' }, async (broken) => {
+    await withStack({ DENYLIST_BINDING: 'NO_SUCH_BINDING', PROTECTED_PATHS: '/api/me' }, async (broken) => {
       const b = new Client(broken.url);
       const me = await b.fetch('/api/me', { cookie });
       assert.equal(me.status, 503);

@@ -18,10 +18,18 @@
 //! - Local `kv key list` returns at most 1000 keys (no cursor); a full page under a
 //!   prefix whose next characters are all hex digits (our `blob:` keys) is listed
 //!   again per hex digit. Other full pages are an error rather than a silent cut.
+//! - A local one-shot `wrangler kv …` (it boots its own workerd) can hang for good
+//!   now and then, seen with `kv key list` next to a running `wrangler dev` on a
+//!   busy machine. Every call therefore has a deadline (`--wrangler-timeout`,
+//!   default 60 s local, 600 s remote); on expiry its whole process group is
+//!   killed and the call is run once more. Every call here is idempotent (get,
+//!   list, put of fixed values, delete), so a retry cannot change the outcome.
 
 use std::cell::Cell;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use edge_session::store::{KvStore, ListedKey, StoreError, MIN_TTL};
@@ -33,6 +41,12 @@ const BULK_BYTES: usize = 48 * 1024 * 1024;
 /// Keys per bulk request (the API's limit is 10 000).
 const BULK_KEYS: usize = 5_000;
 const NOT_FOUND: &[u8] = b"Value not found\n";
+/// Default deadline of one local wrangler call (a normal one takes 2 to 15 s).
+const LOCAL_TIMEOUT_SECS: u64 = 60;
+/// Default deadline of one remote wrangler call (bulk uploads of up to 48 MiB).
+const REMOTE_TIMEOUT_SECS: u64 = 600;
+/// Attempts per wrangler call when it times out.
+const ATTEMPTS: u32 = 2;
 
 /// Where and how to reach a KV namespace through wrangler; flatten into commands.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -54,6 +68,10 @@ pub struct KvArgs {
     /// "npx --no-install wrangler").
     #[arg(long, value_name = "CMD")]
     pub wrangler: Option<String>,
+    /// Seconds one wrangler call may take before it is killed and run once more
+    /// (default 60 with --local, 600 otherwise; 0: no limit).
+    #[arg(long, value_name = "SECS")]
+    pub wrangler_timeout: Option<u64>,
 }
 
 /// A KV namespace reached through `wrangler kv`.
@@ -64,6 +82,7 @@ pub struct WranglerKv {
     persist_to: Option<PathBuf>,
     config: Option<PathBuf>,
     program: Vec<String>,
+    timeout: Option<Duration>,
     tmp_counter: Cell<u64>,
     /// Number of wrangler processes run so far.
     pub calls: Cell<u64>,
@@ -100,6 +119,12 @@ impl WranglerKv {
             persist_to: args.persist_to.clone(),
             config: args.config.clone(),
             program,
+            timeout: match args.wrangler_timeout {
+                Some(0) => None,
+                Some(t) => Some(Duration::from_secs(t)),
+                None if args.local => Some(Duration::from_secs(LOCAL_TIMEOUT_SECS)),
+                None => Some(Duration::from_secs(REMOTE_TIMEOUT_SECS)),
+            },
             tmp_counter: Cell::new(0),
             calls: Cell::new(0),
         }
@@ -129,7 +154,8 @@ impl WranglerKv {
         a
     }
 
-    /// Runs `wrangler <args> <common>`; returns (success, stdout, stderr).
+    /// Runs `wrangler <args> <common>`; returns (success, stdout, stderr). A run
+    /// past the deadline is killed and run again, up to [`ATTEMPTS`] times.
     fn run(
         &self,
         op: &'static str,
@@ -140,17 +166,25 @@ impl WranglerKv {
             .program
             .split_first()
             .ok_or_else(|| StoreError::new(op, key, "no wrangler command configured"))?;
-        self.calls.set(self.calls.get() + 1);
-        let out = Command::new(exe)
-            .args(pre)
-            .args(args)
-            .args(self.common())
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("NO_COLOR", "1")
-            .env("FORCE_COLOR", "0")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| {
+        for attempt in 1..=ATTEMPTS {
+            self.calls.set(self.calls.get() + 1);
+            let mut cmd = Command::new(exe);
+            cmd.args(pre)
+                .args(args)
+                .args(self.common())
+                .env("WRANGLER_SEND_METRICS", "false")
+                .env("NO_COLOR", "1")
+                .env("FORCE_COLOR", "0")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            #[cfg(unix)]
+            {
+                // Own process group, so a timeout also ends wrangler's workerd.
+                use std::os::unix::process::CommandExt;
+                cmd.process_group(0);
+            }
+            let child = cmd.spawn().map_err(|e| {
                 StoreError::new(
                     op,
                     key,
@@ -160,8 +194,26 @@ impl WranglerKv {
                     ),
                 )
             })?;
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        Ok((out.status.success(), out.stdout, stderr))
+            if let Some(done) = wait_with_deadline(child, self.timeout) {
+                return done.map_err(|e| StoreError::new(op, key, format!("wrangler: {e}")));
+            }
+            let secs = self.timeout.map_or(0, |t| t.as_secs());
+            if attempt < ATTEMPTS {
+                eprintln!(
+                    "warning: `wrangler {}` did not finish within {secs} s; killed, trying again",
+                    args.iter().take(3).copied().collect::<Vec<_>>().join(" ")
+                );
+            }
+        }
+        Err(StoreError::new(
+            op,
+            key,
+            format!(
+                "wrangler did not finish within {} s, {ATTEMPTS} times; is the local store \
+                 busy? (raise --wrangler-timeout, 0 for no limit)",
+                self.timeout.map_or(0, |t| t.as_secs())
+            ),
+        ))
     }
 
     fn fail(op: &'static str, key: &str, stderr: &str) -> StoreError {
@@ -332,6 +384,68 @@ impl WranglerKv {
     }
 }
 
+/// Collects a child's output until it exits (`Some`), or kills its process group
+/// at the deadline (`None`). Output is read on threads so a full pipe never
+/// stalls the child.
+fn wait_with_deadline(
+    mut child: Child,
+    timeout: Option<Duration>,
+) -> Option<std::io::Result<(bool, Vec<u8>, String)>> {
+    fn reader<R: Read + Send + 'static>(
+        pipe: Option<R>,
+    ) -> std::thread::JoinHandle<std::io::Result<Vec<u8>>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                p.read_to_end(&mut buf)?;
+            }
+            Ok(buf)
+        })
+    }
+    let out = reader(child.stdout.take());
+    let err = reader(child.stderr.take());
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        if timeout.is_some_and(|t| start.elapsed() >= t) {
+            kill_group(&mut child);
+            // The reader threads end when the killed processes' pipes close.
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let join = |h: std::thread::JoinHandle<std::io::Result<Vec<u8>>>| {
+        h.join().unwrap_or_else(|_| Err(std::io::Error::other("output reader panicked")))
+    };
+    let stdout = match join(out) {
+        Ok(b) => b,
+        Err(e) => return Some(Err(e)),
+    };
+    let stderr = match join(err) {
+        Ok(b) => b,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(Ok((status.success(), stdout, String::from_utf8_lossy(&stderr).into_owned())))
+}
+
+/// Kills a child started in its own process group, with everything it started.
+fn kill_group(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// A temporary file removed on drop.
 struct TempFile(PathBuf);
 
@@ -388,6 +502,7 @@ mod tests {
             persist_to: Some("p".into()),
             config: Some("w.toml".into()),
             wrangler: Some("npx wrangler".into()),
+            wrangler_timeout: None,
         };
         let kv = WranglerKv::from_args(&args, "DENYLIST");
         assert_eq!(kv.program, ["npx", "wrangler"]);
@@ -404,6 +519,62 @@ mod tests {
         let broken = WranglerKv { program: vec!["/nonexistent/wrangler".into()], ..remote };
         let err = block_on_ready(broken.get("k")).unwrap().unwrap_err();
         assert!(err.to_string().contains("cannot run `/nonexistent/wrangler`"), "{err}");
+    }
+
+    fn fake(script: &str, timeout: u64) -> WranglerKv {
+        let args = KvArgs {
+            local: true,
+            wrangler: Some("sh".into()),
+            wrangler_timeout: Some(timeout),
+            ..KvArgs::default()
+        };
+        let mut kv = WranglerKv::from_args(&args, "ASSETS");
+        // `sh -c SCRIPT sh <wrangler args…>`
+        kv.program = vec!["sh".into(), "-c".into(), script.into(), "sh".into()];
+        kv
+    }
+
+    #[test]
+    fn a_hung_wrangler_is_killed_and_retried_once() {
+        let t0 = Instant::now();
+        let kv = fake("sleep 30", 1);
+        let err = block_on_ready(kv.get("k")).unwrap().unwrap_err().to_string();
+        assert!(err.contains("did not finish within 1 s, 2 times"), "{err}");
+        assert_eq!(kv.calls.get(), 2);
+        assert!(t0.elapsed() < Duration::from_secs(10), "killed, not waited for");
+        let marker = format!("sleep 30 # es-wkv-{}", std::process::id());
+        let kv = fake(&marker, 1);
+        assert!(block_on_ready(kv.get("k")).unwrap().is_err());
+        let left = Command::new("pgrep").args(["-f", &marker]).output().unwrap();
+        assert!(left.stdout.is_empty(), "the whole process group is killed");
+
+        // Hangs the first time only: the retry answers.
+        let flag = std::env::temp_dir().join(format!("es-wkv-hang-{}", std::process::id()));
+        let _ = std::fs::remove_file(&flag);
+        let script = format!(
+            "if [ -e {0} ]; then printf value; else touch {0}; sleep 30; fi",
+            flag.display()
+        );
+        let kv = fake(&script, 1);
+        assert_eq!(block_on_ready(kv.get("k")).unwrap().unwrap().as_deref(), Some(&b"value"[..]));
+        assert_eq!(kv.calls.get(), 2);
+        std::fs::remove_file(&flag).unwrap();
+
+        // A normal run is not retried, and its output and failure come through.
+        let kv = fake("printf out; printf 'bad thing' >&2; exit 3", 5);
+        let err = block_on_ready(kv.get("k")).unwrap().unwrap_err().to_string();
+        assert!(err.contains("wrangler failed: bad thing"), "{err}");
+        assert_eq!(kv.calls.get(), 1);
+        let defaults = |local, t| {
+            WranglerKv::from_args(
+                &KvArgs { local, wrangler_timeout: t, ..KvArgs::default() },
+                "ASSETS",
+            )
+            .timeout
+        };
+        assert_eq!(defaults(true, None), Some(Duration::from_secs(60)));
+        assert_eq!(defaults(false, None), Some(Duration::from_secs(600)));
+        assert_eq!(defaults(true, Some(0)), None);
     }
 
     /// Runs the real wrangler against a throw-away local store:
@@ -426,6 +597,7 @@ mod tests {
             persist_to: Some(dir.join("state")),
             config: Some(config),
             wrangler: None,
+            wrangler_timeout: None,
         };
         let kv = WranglerKv::from_args(&args, "DENYLIST");
         let bin: Vec<u8> = (0..=255u8).rev().collect();

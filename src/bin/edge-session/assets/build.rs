@@ -411,7 +411,10 @@ mod tests {
     fn dynamic_imports_name_the_hashed_chunk() {
         let files = tree(&[
             ("index.html", "<script type=\"module\" src=\"/app.js\"></script>"),
-            ("app.js", "const m = await import('./lazy.js'); import(\"/lazy.js\"); import(`./lazy.js`);"),
+            (
+                "app.js",
+                "const m = await import('./lazy.js'); import(\"/lazy.js\"); import(`./lazy.js`);",
+            ),
             ("lazy.js", "export const x = 1;"),
         ]);
         let (out, report) = transform(&files, &[]);
