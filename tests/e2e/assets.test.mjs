@@ -310,8 +310,6 @@ test('SPA fallback (navigations only) and no session work on hashed assets', asy
   await user.login('assets-user');
   const session = user.cookieHeader();
   assert.match(session, /__Host-session/);
-  // Worker console lines (the denylist failure) are printed at wrangler's `log` level.
-  process.env.E2E_WRANGLER_LOG_LEVEL ??= 'log';
   const broken = await startStack({
     vars: { SPA_FALLBACK: 'index.html', DENYLIST_BINDING: 'NOPE', REVOCATION_FAIL_MODE: 'closed', ASSET_CACHE_TTL: '0' },
     secrets: stack.secrets,

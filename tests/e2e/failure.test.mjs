@@ -5,6 +5,13 @@ import assert from 'node:assert/strict';
 import { startStack } from './harness.mjs';
 import { Client } from './client.mjs';
 
+/** Waits (bounded) for the worker's log to show `re`: wrangler prints it asynchronously. */
+async function logged(stack, re) {
+  const deadline = Date.now() + 10_000;
+  while (!re.test(stack.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  return stack.output();
+}
+
 async function withStack(vars, fn, secrets) {
   const stack = await startStack({ vars, secrets });
   try { await fn(stack); } finally { await stack.stop(); }
@@ -31,7 +38,7 @@ test('KV failure fails closed: protected paths 503, others anonymous, cookie kep
       const out = await b.fetch('/_session/logout', { method: 'POST', cookie });
       assert.equal(out.status, 503, 'a logout that cannot be recorded says so');
       assert.ok(out.setCookies.some((s) => /Max-Age=0/.test(s)), 'but still clears this browser');
-      assert.match(broken.output(), /failing closed/, 'the reason is logged');
+      assert.match(await logged(broken, /failing closed/), /failing closed/, 'the reason is logged');
     }, healthy.secrets);
     await withStack(
       { DENYLIST_BINDING: 'NO_SUCH_BINDING', REVOCATION_FAIL_MODE: 'open' },
@@ -39,7 +46,7 @@ test('KV failure fails closed: protected paths 503, others anonymous, cookie kep
         const me = await new Client(open.url).fetch('/api/me', { cookie });
         assert.equal(me.status, 200, 'fail-open honours the seal');
         assert.equal(me.json.sub, 'ivan');
-        assert.match(open.output(), /failing open/);
+        assert.match(await logged(open, /failing open/), /failing open/);
       },
       healthy.secrets,
     );

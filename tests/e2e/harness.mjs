@@ -266,7 +266,7 @@ export async function startStack({ vars = {}, secrets, originEnv = {}, origin = 
       '--persist-to', persistTo,
       '--env-file', envFile,
       '--show-interactive-dev-session=false',
-      '--log-level', process.env.E2E_WRANGLER_LOG_LEVEL || 'info',
+      '--log-level', process.env.E2E_WRANGLER_LOG_LEVEL || 'log',
       ...Object.entries(allVars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
     ];
     procs.push(startProcess('wrangler', process.execPath, args, { env: WRANGLER_ENV }));
