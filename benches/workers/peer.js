@@ -3,6 +3,7 @@
 // open and check it, read the same two denylist keys from KV concurrently, mint
 // the same HS256 `Edge-Session` assertion for the origin, strip the session
 // cookie, proxy, and mark the answer private. Anonymous requests are proxied as is.
+// DENYLIST_BINDING names the KV binding to read (default DENYLIST), as in edge-session.
 import { Hono } from "hono";
 import { getCookie } from "hono/cookie";
 import { jwtDecrypt, SignJWT, base64url } from "jose";
@@ -36,9 +37,10 @@ async function authenticate(c) {
   }
   if (typeof claims.sid !== "string" || typeof claims.sub !== "string") return null;
   if (typeof claims.ie !== "number" || claims.ie + LEEWAY < now) return null;
+  const denylist = c.env[c.env.DENYLIST_BINDING ?? "DENYLIST"];
   const [bySid, byUser] = await Promise.all([
-    c.env.DENYLIST.get(`sid:${claims.sid}`, { type: "arrayBuffer" }),
-    c.env.DENYLIST.get(`user:${claims.sub}`, { type: "arrayBuffer" }),
+    denylist.get(`sid:${claims.sid}`, { type: "arrayBuffer" }),
+    denylist.get(`user:${claims.sub}`, { type: "arrayBuffer" }),
   ]);
   if (bySid !== null) return null;
   if (byUser !== null) {
