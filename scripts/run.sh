@@ -20,6 +20,7 @@ bash scripts/build-worker.sh
 say "building the native binaries (demo-origin, edge-session)"
 cargo build --release --bin demo-origin --bin edge-session || die "cargo build of the native binaries failed"
 bash scripts/dev-vars.sh
+bash scripts/publish-demo.sh
 
 # ORIGIN_SECRET from .dev.vars (KEY=VALUE lines, optional quotes).
 origin_secret=$(sed -n 's/^ORIGIN_SECRET=//p' .dev.vars | tail -n 1 | sed -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'$/\1/")
