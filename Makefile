@@ -2,7 +2,7 @@
 # Everything goes through scripts/ (see each script's header for details).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help install run test e2e build fmt lint bench clean
+.PHONY: help install run test e2e build fmt lint bench fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-8s %s\n", $$1, $$2 }'
@@ -33,6 +33,9 @@ lint: ## Clippy, native (all targets) and wasm32 (lib), warnings are errors
 
 bench: ## Benchmarks (scripts/bench.sh)
 	@if [ -f scripts/bench.sh ]; then bash scripts/bench.sh; else echo "make bench: not yet (scripts/bench.sh does not exist)"; fi
+
+fuzz: ## Fuzz every target for FUZZ_SECONDS (default 60) each; stable via RUSTC_BOOTSTRAP
+	@bash scripts/fuzz.sh
 
 clean: ## Remove build outputs (keeps node_modules, .dev.vars and local KV in .wrangler/)
 	cargo clean
