@@ -724,7 +724,21 @@ function machine() {
   } catch {
     // not installed
   }
+  const benchEnv = Object.entries(env)
+    .filter(([k]) => k.startsWith("BENCH_") || k === "CARGO_TARGET_DIR")
+    .map(([k, val]) => `${k}=${val}`)
+    .join(" ");
+  let rev = v("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]);
+  if (v("git", ["-C", ROOT, "status", "--porcelain", "--untracked-files=no"]) !== "unknown") {
+    try {
+      const dirty = execFileSync("git", ["-C", ROOT, "status", "--porcelain", "--untracked-files=no"]).toString().trim();
+      if (dirty) rev += " + uncommitted changes";
+    } catch {
+      // not a git checkout
+    }
+  }
   return [
+    `command: \`${benchEnv ? `${benchEnv} ` : ""}make bench\` at git ${rev}`,
     `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}`,
     `node ${process.version}, ${v("rustc", ["--version"])}, workerd ${workerd} (wrangler ${wranglerV}), ${wrkVersion()}`,
     `load average at start: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (the machine is shared; see the spreads)`,
@@ -815,6 +829,15 @@ ${report.budgetList()}
 - **#2**: \`native-ops\` and \`wasm-node.mjs\` run the same \`benches/ops\` loops natively
   and as wasm under node (wasm-bindgen \`--target nodejs\`), one process per sample,
   pinned to CPU ${SERVER_CPU}.
+
+## Not measured yet
+
+- An iron-session end-to-end peer (iron-session is measured per operation only).
+- Key-ring size end to end (measured per operation only: the lookup is a scan of
+  at most 16 kids, invisible next to the AEAD).
+- Production Workers KV latency and CPU, multi-isolate behaviour, and cold start on
+  Cloudflare's edge (where the script is compiled at upload): here "cold start" is a
+  fresh local workerd process.
 ${report.notes.length ? `\n## Notes from this run\n\n${report.notes.map((n) => `- ${n}`).join("\n")}\n` : ""}${report.skipped.length ? `\n## Not measured in this run\n\n${report.skipped.map((n) => `- ${n}`).join("\n")}\n` : ""}`;
   writeFileSync(join(ROOT, "BENCHMARKS.md"), md);
 }

@@ -106,8 +106,8 @@ impl Fixture {
         let policy = SessionPolicy::default();
         let claims = claims_of_size(json_bytes, &policy, now)?;
         let claims_json = serde_json::to_string(&claims).map_err(|e| e.to_string())?;
-        let sealed =
-            session::seal_claims(&seal_ring, COOKIE, &claims, &[1; 24]).map_err(|e| e.to_string())?;
+        let sealed = session::seal_claims(&seal_ring, COOKIE, &claims, &[1; 24])
+            .map_err(|e| e.to_string())?;
         let jwt_key = JwtKey::from_bytes(&key_bytes(100)).map_err(|e| e.to_string())?;
         let token_claims = TokenClaims {
             iss: ISSUER.into(),
@@ -124,7 +124,8 @@ impl Fixture {
         };
         let token = jwt::mint(&token_claims, &jwt_key, None).map_err(|e| e.to_string())?;
         // Large sessions make long tokens: allow them (the default cap is for requests).
-        let validation = Validation { max_token_len: 64 * 1024, ..Validation::new(ISSUER, AUDIENCE) };
+        let validation =
+            Validation { max_token_len: 64 * 1024, ..Validation::new(ISSUER, AUDIENCE) };
         let fixture = Fixture {
             now,
             session_keys,
@@ -204,8 +205,12 @@ impl Fixture {
             }
             "jwt_verify" => {
                 for _ in 0..iters {
-                    let claims: Result<TokenClaims, _> =
-                        jwt::verify(&self.token, |_| Some(&self.jwt_key), &self.validation, self.now);
+                    let claims: Result<TokenClaims, _> = jwt::verify(
+                        &self.token,
+                        |_| Some(&self.jwt_key),
+                        &self.validation,
+                        self.now,
+                    );
                     ok += u32::from(claims.is_ok());
                 }
             }
