@@ -25,11 +25,11 @@ build: ## Release worker (build/) and native binaries (demo-origin, edge-session
 	cargo build --release --bin demo-origin --bin edge-session
 
 fmt: ## Format the Rust code
-	cargo fmt
+	cargo fmt --all
 
 lint: ## Clippy, native (all targets) and wasm32 (lib), warnings are errors
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --lib --target wasm32-unknown-unknown -- -D warnings
 
 bench: ## Benchmarks (scripts/bench.sh)
 	@if [ -f scripts/bench.sh ]; then bash scripts/bench.sh; else echo "make bench: not yet (scripts/bench.sh does not exist)"; fi

@@ -46,7 +46,7 @@ step() {
 
 wasm_tests() {
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-    cargo test --lib --target wasm32-unknown-unknown
+    cargo test --workspace --lib --target wasm32-unknown-unknown
 }
 
 native_bins() {
@@ -64,10 +64,10 @@ e2e() {
 
 step "install (toolchain, npm, Chromium)" bash scripts/install.sh --browser
 if [ "$only_e2e" = 0 ]; then
-  step "cargo fmt --check" cargo fmt --check
-  step "clippy (native, all targets)" cargo clippy --all-targets -- -D warnings
-  step "clippy (wasm32 lib)" cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
-  step "unit + integration tests (native)" cargo test
+  step "cargo fmt --check" cargo fmt --all --check
+  step "clippy (native, all targets)" cargo clippy --workspace --all-targets -- -D warnings
+  step "clippy (wasm32 lib)" cargo clippy --workspace --lib --target wasm32-unknown-unknown -- -D warnings
+  step "unit + integration tests (native)" cargo test --workspace
   step "unit tests (wasm32, Node)" wasm_tests
 fi
 step "build the worker (release wasm)" bash scripts/build-worker.sh

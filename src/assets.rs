@@ -236,6 +236,12 @@ pub enum AssetsError {
     },
 }
 
+/// `bytes` in tenths of a MiB, rounded (integer arithmetic: no float formatting in
+/// the worker).
+fn mib_tenths(bytes: u64) -> u64 {
+    bytes.saturating_mul(10).saturating_add(524_288) / 1_048_576
+}
+
 impl fmt::Display for AssetsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -246,11 +252,12 @@ impl fmt::Display for AssetsError {
             AssetsError::DuplicatePath(p) => write!(f, "two files map to the path `{}`", shown(p)),
             AssetsError::TooLarge { path, size } => write!(
                 f,
-                "`{}` is {size} bytes ({:.1} MiB); Workers KV values are limited to {} bytes \
+                "`{}` is {size} bytes ({}.{} MiB); Workers KV values are limited to {} bytes \
                  (25 MiB), so it cannot be published as an asset (split it at build time or \
                  serve it from R2)",
                 shown(path),
-                *size as f64 / 1_048_576.0,
+                mib_tenths(*size) / 10,
+                mib_tenths(*size) % 10,
                 crate::manifest::MAX_BLOB_BYTES
             ),
             AssetsError::ContentChanged(p) => {
@@ -364,5 +371,7 @@ mod tests {
                 && e.to_string().contains("26214400 bytes"),
             "{e}"
         );
+        let e = AssetsError::TooLarge { path: "big.bin".into(), size: 27_000_000 };
+        assert!(e.to_string().contains("(25.7 MiB)"), "{e}");
     }
 }

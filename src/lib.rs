@@ -14,18 +14,18 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+// Compiled as their own crate at opt-level 3 (src/hotpath/Cargo.toml says why);
+// the sources are src/b64.rs, src/keyring.rs, src/seal.rs and src/session.rs.
+pub use edge_session_hotpath::{b64, keyring, seal, session};
+
 pub mod assets;
-pub mod b64;
 pub mod config;
 pub mod cookie;
 pub mod denylist;
 pub mod gateway;
 pub mod http;
 pub mod jwt;
-pub mod keyring;
 pub mod manifest;
-pub mod seal;
-pub mod session;
 pub mod store;
 
 #[cfg(target_arch = "wasm32")]

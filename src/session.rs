@@ -222,6 +222,25 @@ pub enum PolicyError {
     },
 }
 
+/// Writes `value` rounded to three decimals without `f64`'s `Display`, whose
+/// formatting machinery would add kilobytes to the worker for one error message.
+fn write_fraction(f: &mut fmt::Formatter<'_>, value: f64) -> fmt::Result {
+    let milli = (value * 1000.0).round();
+    if !milli.is_finite() || milli.abs() >= 1e15 {
+        return f.write_str(if value.is_nan() { "not a number" } else { "out of range" });
+    }
+    // In range for i64 (checked above); `as` truncates nothing here.
+    let milli = milli as i64;
+    let sign = if milli < 0 { "-" } else { "" };
+    let (int, frac) = (milli.unsigned_abs() / 1000, milli.unsigned_abs() % 1000);
+    if frac == 0 {
+        write!(f, "{sign}{int}")
+    } else {
+        let digits = format!("{frac:03}");
+        write!(f, "{sign}{int}.{}", digits.trim_end_matches('0'))
+    }
+}
+
 impl PolicyError {
     /// The [`SessionPolicy`] field at fault (`"absolute_ttl"`, `"idle_ttl"`,
     /// `"refresh_after"` or `"leeway"`), for mapping to a setting name.
@@ -246,7 +265,9 @@ impl fmt::Display for PolicyError {
                  the idle timeout must not exceed the absolute one"
             ),
             PolicyError::RefreshAfterOutOfRange { value } => {
-                write!(f, "refresh_after is {value}; expected a fraction from 0 to 1")
+                f.write_str("refresh_after is ")?;
+                write_fraction(f, *value)?;
+                f.write_str("; expected a fraction from 0 to 1")
             }
             PolicyError::LeewayTooLarge { leeway } => {
                 write!(f, "leeway is {leeway} s; at most {MAX_LEEWAY} s are allowed")
@@ -615,6 +636,13 @@ mod tests {
         );
         assert_eq!(err(10, 10, -0.1, 0), PolicyError::RefreshAfterOutOfRange { value: -0.1 });
         assert_eq!(err(10, 10, 1.5, 0), PolicyError::RefreshAfterOutOfRange { value: 1.5 });
+        let shown = |v: f64| PolicyError::RefreshAfterOutOfRange { value: v }.to_string();
+        assert!(shown(-0.1).contains("is -0.1;"), "{}", shown(-0.1));
+        assert!(shown(1.5).contains("is 1.5;"), "{}", shown(1.5));
+        assert!(shown(2.0).contains("is 2;"), "{}", shown(2.0));
+        assert!(shown(1.0625).contains("is 1.063;"), "{}", shown(1.0625));
+        assert!(shown(f64::NAN).contains("is not a number;"), "{}", shown(f64::NAN));
+        assert!(shown(1e300).contains("is out of range;"), "{}", shown(1e300));
         assert!(matches!(err(10, 10, f64::NAN, 0), PolicyError::RefreshAfterOutOfRange { .. }));
         assert_eq!(err(10, 10, 0.5, 301), PolicyError::LeewayTooLarge { leeway: 301 });
         let fields = [err(0, 1, 0.5, 0), err(1, 0, 0.5, 0), err(1, 2, 0.5, 0), err(1, 1, 2.0, 0)]

@@ -8,9 +8,11 @@
 //! fallible runtime call maps to an error response.
 
 use std::cell::RefCell;
+use std::fmt;
 use std::rc::Rc;
 
-use worker::wasm_bindgen::{self, JsCast};
+use wasm_bindgen::prelude::wasm_bindgen;
+use worker::wasm_bindgen::{self, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, console_log, event, js_sys, web_sys, Context, Env};
 
@@ -22,11 +24,76 @@ use crate::store::{KvStore, ListedKey, StoreError, Tiered, MIN_TTL};
 
 mod durable;
 
+// Hot-path glue in JavaScript: one wasm↔JS crossing per header list, fetch or
+// response instead of one per header, property or init field (each crossing costs
+// string copies and V8 API calls, measured with the V8 profiler). Header lists cross as
+// `name\nvalue\n…`: no valid header name or value holds `\n`; when one does, the
+// callers fall back to the per-header path, so invalid headers fail exactly as before.
+#[wasm_bindgen(inline_js = r#"
+export function headersText(h) {
+  let s = "";
+  for (const [k, v] of h) {
+    if (typeof k !== "string" || typeof v !== "string" || k.includes("\n") || v.includes("\n")) return undefined;
+    s += k + "\n" + v + "\n";
+  }
+  return s;
+}
+function headersFrom(s) {
+  const h = new Headers();
+  const p = s.split("\n");
+  for (let i = 0; i + 1 < p.length; i += 2) h.append(p[i], p[i + 1]);
+  return h;
+}
+export function fetchManual(url, method, headers, body) {
+  const init = { method, headers: typeof headers === "string" ? headersFrom(headers) : headers, redirect: "manual" };
+  if (body != null) init.body = body;
+  return fetch(url, init);
+}
+export function respond(body, status, headers) {
+  return new Response(body, { status, headers: typeof headers === "string" ? headersFrom(headers) : headers });
+}
+export function pass(origin, headers) {
+  return new Response(origin.body, {
+    status: origin.status,
+    statusText: origin.statusText,
+    headers: typeof headers === "string" ? headersFrom(headers) : headers,
+  });
+}
+export function kvGetBytes(ns, key) {
+  return ns.get(key, "arrayBuffer");
+}
+"#)]
+extern "C" {
+    /// `name\nvalue\n…` of a `Headers`, or `None` if an entry cannot be written so.
+    #[wasm_bindgen(js_name = headersText)]
+    fn headers_text(h: &web_sys::Headers) -> Option<String>;
+    /// `fetch(url, {method, headers, body, redirect: "manual"})`; `headers` is a
+    /// `Headers` or a `name\nvalue\n…` string.
+    #[wasm_bindgen(catch, js_name = fetchManual)]
+    fn fetch_manual(
+        url: &str,
+        method: &str,
+        headers: &JsValue,
+        body: Option<web_sys::ReadableStream>,
+    ) -> Result<js_sys::Promise, JsValue>;
+    /// `new Response(body, {status, headers})`.
+    #[wasm_bindgen(catch)]
+    fn respond(body: &[u8], status: u16, headers: &JsValue) -> Result<web_sys::Response, JsValue>;
+    /// `new Response(origin.body, {status, statusText, headers})` of the origin's answer.
+    #[wasm_bindgen(catch)]
+    fn pass(origin: &web_sys::Response, headers: &JsValue) -> Result<web_sys::Response, JsValue>;
+    /// `ns.get(key, "arrayBuffer")`.
+    #[wasm_bindgen(catch, js_name = kvGetBytes)]
+    fn kv_get_bytes(ns: &JsValue, key: &str) -> Result<js_sys::Promise, JsValue>;
+}
+
 /// Everything built once per isolate from the configuration.
 struct Isolate {
     gateway: Gateway,
     assets: AssetConfig,
     asset_cache: AssetCache,
+    /// `DENYLIST_BINDING`, or `DENYLIST`.
+    denylist_binding: String,
 }
 
 thread_local! {
@@ -48,7 +115,9 @@ fn isolate(env: &Env) -> Result<Rc<Isolate>, String> {
     let gateway = Gateway::new(Config::from_lookup(&lookup).map_err(|e| e.to_string())?);
     let assets = AssetConfig::from_lookup(lookup).map_err(|e| e.to_string())?;
     let asset_cache = AssetCache::new(assets.cache_ttl);
-    let isolate = Rc::new(Isolate { gateway, assets, asset_cache });
+    let denylist_binding =
+        env.var("DENYLIST_BINDING").map(|v| v.to_string()).unwrap_or_else(|_| "DENYLIST".into());
+    let isolate = Rc::new(Isolate { gateway, assets, asset_cache, denylist_binding });
     ISOLATE.with(|i| *i.borrow_mut() = Some(isolate.clone()));
     Ok(isolate)
 }
@@ -62,32 +131,50 @@ impl Entropy for WebCrypto {
     }
 }
 
-/// A Workers KV namespace as the core's [`KvStore`]. A missing binding is kept as
-/// an error so that every operation fails and the configured fail mode applies.
-pub(crate) struct Kv {
-    binding: String,
-    kv: Result<worker::kv::KvStore, String>,
+/// A Workers KV namespace as the core's [`KvStore`]. The binding is looked up when
+/// an operation runs (a cached deploy list needs none); a missing binding fails
+/// every operation, so that the configured fail mode applies.
+pub(crate) struct Kv<'a> {
+    env: &'a Env,
+    binding: &'a str,
 }
 
-impl Kv {
-    fn new(env: &Env, binding: &str) -> Self {
-        Kv { binding: binding.to_owned(), kv: env.kv(binding).map_err(|e| e.to_string()) }
+impl<'a> Kv<'a> {
+    fn new(env: &'a Env, binding: &'a str) -> Self {
+        Kv { env, binding }
     }
 
-    fn kv(&self, op: &'static str, key: &str) -> Result<&worker::kv::KvStore, StoreError> {
-        self.kv.as_ref().map_err(|e| {
-            StoreError::new(op, key, format!("KV binding `{}` is not usable: {e}", self.binding))
-        })
+    fn unusable(&self, op: &'static str, key: &str, e: impl fmt::Display) -> StoreError {
+        StoreError::new(op, key, format!("KV binding `{}` is not usable: {e}", self.binding))
+    }
+
+    /// The namespace object, as `worker`'s `Env::kv` finds it (without its method
+    /// lookups): only `get` runs per request.
+    fn namespace(&self, op: &'static str, key: &str) -> Result<JsValue, StoreError> {
+        let ns = js_sys::Reflect::get(self.env, &JsValue::from_str(self.binding))
+            .map_err(|e| self.unusable(op, key, worker::kv::KvError::JavaScript(e)))?;
+        if ns.is_undefined() {
+            let e = worker::kv::KvError::InvalidKvStore(self.binding.to_owned());
+            return Err(self.unusable(op, key, e));
+        }
+        Ok(ns)
+    }
+
+    fn kv(&self, op: &'static str, key: &str) -> Result<worker::kv::KvStore, StoreError> {
+        self.env.kv(self.binding).map_err(|e| self.unusable(op, key, e))
     }
 }
 
-impl KvStore for Kv {
+impl KvStore for Kv<'_> {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.kv("get", key)?
-            .get(key)
-            .bytes()
-            .await
-            .map_err(|e| StoreError::new("get", key, e.to_string()))
+        let ns = self.namespace("get", key)?;
+        let err =
+            |e: JsValue| StoreError::new("get", key, worker::kv::KvError::from(e).to_string());
+        let value = JsFuture::from(kv_get_bytes(&ns, key).map_err(err)?).await.map_err(err)?;
+        match value.dyn_into::<js_sys::ArrayBuffer>() {
+            Ok(buffer) => Ok(Some(js_sys::Uint8Array::new(&buffer).to_vec())),
+            Err(_) => Ok(None),
+        }
     }
 
     async fn put(&self, key: &str, value: &[u8], ttl: Option<u64>) -> Result<(), StoreError> {
@@ -137,7 +224,23 @@ fn head_of(req: &web_sys::Request) -> RequestHead {
     RequestHead::new(&req.method(), &req.url(), headers_from_js(&req.headers()))
 }
 
+/// Copies a JS header list into the core: as one `name\nvalue\n…` string, else
+/// entry by entry.
 fn headers_from_js(js: &web_sys::Headers) -> Headers {
+    match headers_text(js) {
+        Some(text) => {
+            let mut headers = Headers::new();
+            let mut parts = text.split('\n');
+            while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+                headers.append(name, value);
+            }
+            headers
+        }
+        None => headers_from_js_iter(js),
+    }
+}
+
+fn headers_from_js_iter(js: &web_sys::Headers) -> Headers {
     let mut headers = Headers::new();
     if let Ok(Some(iter)) = js_sys::try_iter(js) {
         for entry in iter.flatten() {
@@ -150,7 +253,25 @@ fn headers_from_js(js: &web_sys::Headers) -> Headers {
     headers
 }
 
-fn headers_to_js(headers: &Headers) -> Result<web_sys::Headers, wasm_bindgen::JsValue> {
+/// The `headers` argument of the JS helpers: `name\nvalue\n…` (one crossing), or a
+/// `Headers` built entry by entry when an entry holds `\n` (which `append` refuses,
+/// as it did before).
+fn headers_arg(headers: &Headers) -> Result<JsValue, JsValue> {
+    if headers.iter().any(|(n, v)| n.contains('\n') || v.contains('\n')) {
+        return headers_to_js(headers).map(JsValue::from);
+    }
+    let len = headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+    let mut text = String::with_capacity(len);
+    for (name, value) in headers.iter() {
+        text.push_str(name);
+        text.push('\n');
+        text.push_str(value);
+        text.push('\n');
+    }
+    Ok(JsValue::from_str(&text))
+}
+
+fn headers_to_js(headers: &Headers) -> Result<web_sys::Headers, JsValue> {
     let js = web_sys::Headers::new()?;
     for (name, value) in headers.iter() {
         js.append(name, value)?;
@@ -158,12 +279,8 @@ fn headers_to_js(headers: &Headers) -> Result<web_sys::Headers, wasm_bindgen::Js
     Ok(js)
 }
 
-fn to_js(resp: Response) -> Result<web_sys::Response, wasm_bindgen::JsValue> {
-    let init = web_sys::ResponseInit::new();
-    init.set_status(resp.status);
-    init.set_headers(&headers_to_js(&resp.headers)?.into());
-    let mut body = resp.body;
-    web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut body), &init)
+fn to_js(resp: Response) -> Result<web_sys::Response, JsValue> {
+    respond(&resp.body, resp.status, &headers_arg(&resp.headers)?)
 }
 
 fn log_all(lines: &[String]) {
@@ -177,24 +294,12 @@ async fn fetch_origin(
     url: &str,
     req: &web_sys::Request,
     headers: &Headers,
-) -> Result<web_sys::Response, wasm_bindgen::JsValue> {
-    let init = web_sys::RequestInit::new();
-    init.set_method(&req.method());
-    init.set_headers(&headers_to_js(headers)?.into());
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    if let Some(body) = req.body() {
-        init.set_body(&body);
-    }
-    let upstream = web_sys::Request::new_with_str_and_init(url, &init)?;
-    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let resp = JsFuture::from(scope.fetch_with_request(&upstream)).await?;
-    resp.dyn_into()
+) -> Result<web_sys::Response, JsValue> {
+    let promise = fetch_manual(url, &req.method(), &headers_arg(headers)?, req.body())?;
+    JsFuture::from(promise).await?.dyn_into()
 }
 
-async fn serve(
-    req: web_sys::Request,
-    env: Env,
-) -> Result<web_sys::Response, wasm_bindgen::JsValue> {
+async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, JsValue> {
     let isolate = match isolate(&env) {
         Ok(i) => i,
         Err(e) => {
@@ -218,11 +323,9 @@ async fn serve(
         Outcome::Forward { origin } => origin,
     };
 
-    let binding =
-        env.var("DENYLIST_BINDING").map(|v| v.to_string()).unwrap_or_else(|_| "DENYLIST".into());
     let config = gateway.config();
     let denylist = Tiered {
-        fast: Kv::new(&env, &binding),
+        fast: Kv::new(&env, &isolate.denylist_binding),
         strong: config.strong_revocation().then(|| durable::DoStore::new(&env)),
         strong_reads: config.is_strong(&head.path),
     };
@@ -250,19 +353,12 @@ async fn serve(
         }
     };
     let mut headers = headers_from_js(&origin.headers());
-    let status = origin.status();
     let finish =
         gateway.finish(forward.pending, &mut headers, &denylist, &mut entropy, now, &mut log).await;
     log_all(&log);
     match finish {
         Finish::Replace(resp) => to_js(resp),
-        Finish::Pass => {
-            let init = web_sys::ResponseInit::new();
-            init.set_status(status);
-            init.set_status_text(&origin.status_text());
-            init.set_headers(&headers_to_js(&headers)?.into());
-            web_sys::Response::new_with_opt_readable_stream_and_init(origin.body().as_ref(), &init)
-        }
+        Finish::Pass => pass(&origin, &headers_arg(&headers)?),
     }
 }
 
@@ -274,7 +370,7 @@ fn client_id(head: &RequestHead) -> String {
     format!("{ip}|{ua}")
 }
 
-fn js_error(e: &wasm_bindgen::JsValue) -> String {
+fn js_error(e: &JsValue) -> String {
     e.dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
         .or_else(|| e.as_string())

@@ -1,0 +1,15 @@
+//! The per-request hot path of edge-session: the key ring, the sealed envelope and
+//! the session claims. A separate crate only so that it is compiled at opt-level 3
+//! while the rest of the worker is built for size (see `Cargo.toml` here); use it
+//! through `edge_session`, which re-exports these modules unchanged.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+#[path = "../b64.rs"]
+pub mod b64;
+#[path = "../keyring.rs"]
+pub mod keyring;
+#[path = "../seal.rs"]
+pub mod seal;
+#[path = "../session.rs"]
+pub mod session;
