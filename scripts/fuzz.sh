@@ -4,13 +4,13 @@
 #   scripts/fuzz.sh                 every target, FUZZ_SECONDS each (default 60)
 #   scripts/fuzz.sh verify_jwt ...  only these targets
 #   FUZZ_SECONDS=600 scripts/fuzz.sh
-#   FUZZ_MERGE=1 scripts/fuzz.sh    also merge new coverage into fuzz/corpus/ (minimized)
+#   FUZZ_MERGE=1 scripts/fuzz.sh    also merge new coverage into tests/fuzz/corpus/ (minimized)
 #
 # cargo-fuzz needs nightly-only flags; this machine only has stable, so it runs
 # with RUSTC_BOOTSTRAP=1 (set FUZZ_TOOLCHAIN=nightly to use a real nightly instead).
-# Inputs found while fuzzing go to a scratch corpus under fuzz/target/ (git-ignored),
+# Inputs found while fuzzing go to a scratch corpus under tests/fuzz/target/ (git-ignored),
 # so the committed corpus stays small unless FUZZ_MERGE=1. A crash is saved in
-# fuzz/artifacts/<target>/ and fails the run: copy it to fuzz/regressions/<target>/
+# tests/fuzz/artifacts/<target>/ and fails the run: copy it to tests/fuzz/regressions/<target>/
 # (replayed by `cargo test --test fuzz_corpus` on stable), then fix the bug.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ all=(open_seal cookie_header cookie_attributes verify_jwt manifest asset_path)
 targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
-  [ -f "fuzz/fuzz_targets/$t.rs" ] || { echo "fuzz.sh: unknown target \`$t\` (known: ${all[*]})" >&2; exit 2; }
+  [ -f "tests/fuzz/fuzz_targets/$t.rs" ] || { echo "fuzz.sh: unknown target \`$t\` (known: ${all[*]})" >&2; exit 2; }
 done
 
 # cargo-fuzz, installed once (idempotent: the same version is kept).
@@ -37,15 +37,15 @@ else
   fuzz=(cargo fuzz)
 fi
 # Its own target directory, so fuzzing never invalidates the normal build.
-export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/fuzz/target}"
+export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/tests/fuzz/target}"
 
 failed=()
 for t in "${targets[@]}"; do
   echo "== fuzz $t for ${seconds}s" >&2
   work="$CARGO_TARGET_DIR/corpus-work/$t"
-  mkdir -p "$work" "fuzz/corpus/$t" "fuzz/artifacts/$t"
+  mkdir -p "$work" "tests/fuzz/corpus/$t" "tests/fuzz/artifacts/$t"
   # First directory: where new inputs go (scratch); the rest are read-only seeds.
-  if ! "${fuzz[@]}" run --fuzz-dir fuzz "$t" "$work" "fuzz/corpus/$t" -- \
+  if ! "${fuzz[@]}" run --fuzz-dir tests/fuzz "$t" "$work" "tests/fuzz/corpus/$t" -- \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=20000 \
     -print_final_stats=1; then
     failed+=("$t")
@@ -53,12 +53,12 @@ for t in "${targets[@]}"; do
   fi
   if [ "${FUZZ_MERGE:-0}" = 1 ]; then
     # Copy into the committed corpus only the scratch inputs that add coverage.
-    "${fuzz[@]}" run --fuzz-dir fuzz "$t" "fuzz/corpus/$t" "$work" -- -merge=1 -max_len=4096
+    "${fuzz[@]}" run --fuzz-dir tests/fuzz "$t" "tests/fuzz/corpus/$t" "$work" -- -merge=1 -max_len=4096
   fi
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then
-  echo "fuzz.sh: crashes in: ${failed[*]} (inputs in fuzz/artifacts/<target>/; copy them to fuzz/regressions/<target>/)" >&2
+  echo "fuzz.sh: crashes in: ${failed[*]} (inputs in tests/fuzz/artifacts/<target>/; copy them to tests/fuzz/regressions/<target>/)" >&2
   exit 1
 fi
 echo "fuzz.sh: ${#targets[@]} target(s), ${seconds}s each, no crash" >&2

@@ -1,16 +1,16 @@
-//! Replays the committed fuzz corpus (`fuzz/corpus/<target>/`) and every crash that
-//! fuzzing ever found (`fuzz/regressions/<target>/`) through the same harnesses as
+//! Replays the committed fuzz corpus (`tests/fuzz/corpus/<target>/`) and every crash that
+//! fuzzing ever found (`tests/fuzz/regressions/<target>/`) through the same harnesses as
 //! the `cargo fuzz` targets, on the stable toolchain, as part of `cargo test`.
 //!
 //! A failure here is either a panic (a regression of a fixed crash) or a broken
-//! property (see `fuzz/harness.rs`). To add a crash found by `make fuzz`, copy it
-//! from `fuzz/artifacts/<target>/` to `fuzz/regressions/<target>/` with a name
+//! property (see `tests/fuzz/harness.rs`). To add a crash found by `make fuzz`, copy it
+//! from `tests/fuzz/artifacts/<target>/` to `tests/fuzz/regressions/<target>/` with a name
 //! saying what it was, and fix the code until this test passes.
 //!
 //! `cargo test --test fuzz_corpus -- --ignored write_seed_corpus` rewrites the
 //! hand-made seeds (`seed-*` files) from the fixed keys of the harness.
 
-#[path = "../fuzz/harness.rs"]
+#[path = "fuzz/harness.rs"]
 mod harness;
 
 use std::fs;
@@ -18,10 +18,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("fuzz")
 }
 
-/// `(target, file)` for every file under `fuzz/<kind>/<target>/`.
+/// `(target, file)` for every file under `tests/fuzz/<kind>/<target>/`.
 fn inputs(kind: &str) -> Vec<(String, PathBuf)> {
     let dir = root().join(kind);
     let Ok(targets) = fs::read_dir(&dir) else { return Vec::new() };
@@ -48,7 +48,7 @@ fn replay(kind: &str) -> usize {
     for (target, file) in &all {
         assert!(
             harness::TARGETS.contains(&target.as_str()),
-            "fuzz/{kind}/{target}/ names no harness (known: {:?})",
+            "tests/fuzz/{kind}/{target}/ names no harness (known: {:?})",
             harness::TARGETS
         );
         let data = fs::read(file).unwrap();
@@ -67,7 +67,7 @@ fn committed_corpus_replays_without_panics_or_broken_properties() {
     let all = inputs("corpus");
     for target in harness::TARGETS {
         let n = all.iter().filter(|(t, _)| t == target).count();
-        assert!(n >= 3, "fuzz/corpus/{target}/ has {n} inputs; the seeds are missing");
+        assert!(n >= 3, "tests/fuzz/corpus/{target}/ has {n} inputs; the seeds are missing");
     }
     let total: u64 = all.iter().map(|(_, f)| f.metadata().unwrap().len()).sum();
     assert!(total < 512 * 1024, "the committed corpus is {total} bytes; minimize it");
@@ -109,9 +109,9 @@ fn seeds_exercise_the_success_paths() {
 }
 
 /// Writes the hand-made seed inputs (valid seals, chunked cookies, tokens of every
-/// algorithm and confusion, manifests, hostile paths) into `fuzz/corpus/`.
+/// algorithm and confusion, manifests, hostile paths) into `tests/fuzz/corpus/`.
 #[test]
-#[ignore = "rewrites files under fuzz/corpus; run by hand"]
+#[ignore = "rewrites files under tests/fuzz/corpus; run by hand"]
 fn write_seed_corpus() {
     use edge_session::cookie::{self, CookieOptions, SessionCookies};
     use edge_session::jwt;

@@ -1,4 +1,4 @@
-//! `cargo fuzz run open_seal`: see `fuzz/harness.rs` for what it checks.
+//! `cargo fuzz run open_seal`: see `tests/fuzz/harness.rs` for what it checks.
 #![no_main]
 
 #[path = "../harness.rs"]

@@ -1,4 +1,4 @@
-//! The fuzz harnesses, shared by the `cargo fuzz` targets (`fuzz/fuzz_targets/*.rs`,
+//! The fuzz harnesses, shared by the `cargo fuzz` targets (`tests/fuzz/fuzz_targets/*.rs`,
 //! nightly or `RUSTC_BOOTSTRAP=1`) and by the stable replay of the committed corpus
 //! (`tests/fuzz_corpus.rs`, part of `cargo test`). Both include this file with
 //! `#[path]`, so it uses only `edge_session`'s public API and adds nothing to the

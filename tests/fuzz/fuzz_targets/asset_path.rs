@@ -1,4 +1,4 @@
-//! `cargo fuzz run asset_path`: see `fuzz/harness.rs` for what it checks.
+//! `cargo fuzz run asset_path`: see `tests/fuzz/harness.rs` for what it checks.
 #![no_main]
 
 #[path = "../harness.rs"]

@@ -1,4 +1,4 @@
-//! `cargo fuzz run cookie_attributes`: see `fuzz/harness.rs` for what it checks.
+//! `cargo fuzz run cookie_attributes`: see `tests/fuzz/harness.rs` for what it checks.
 #![no_main]
 
 #[path = "../harness.rs"]
