@@ -46,7 +46,7 @@ const BIN = join(TARGET, "release");
 const CLI = join(BIN, "edge-session");
 const ORIGIN = join(BIN, "demo-origin");
 const NATIVE_OPS = join(BIN, "native-ops");
-const OPS_NODE = join(OUT, "ops-node", "edge_session_bench_ops.js");
+const OPS_NODE = join(OUT, "ops-web", "edge_session_bench_ops.js");
 const OPS_WEB = join(OUT, "ops-web");
 const KIB = 1024;
 const WASM_BUDGET = 250 * KIB;
@@ -827,7 +827,7 @@ ${report.budgetList()}
   and with the in-memory denylist binding (the workers' own cost). The budgets
   are checked for both.
 - **#2**: \`native-ops\` and \`wasm-node.mjs\` run the same \`benches/ops\` loops natively
-  and as wasm under node (wasm-bindgen \`--target nodejs\`), one process per sample,
+  and as wasm under node (the wasm-bindgen \`--target web\` glue workerd also loads), one process per sample,
   pinned to CPU ${SERVER_CPU}.
 
 ## Not measured yet

@@ -1,11 +1,12 @@
 // `node wasm-node.mjs GLUE OP JSON_BYTES RING_SIZE MIN_ITERS REPS`: the wasm twin
 // of `native-ops`. Loads the benches/ops crate built for wasm32 through
-// `wasm-bindgen --target nodejs` (GLUE is its .js file), runs one untimed warm-up
+// `wasm-bindgen --target web` (GLUE is its ES-module .js file, instantiated here
+// with the `_bg.wasm` beside it: the same glue workerd loads), runs one untimed warm-up
 // rep of MIN_ITERS, then REPS timed reps of about 150 ms of CPU each, and prints
 // the same JSON line as native-ops: wall-clock and on-CPU time of this thread
 // (from /proc/thread-self/schedstat) per operation.
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 
 const REP_NS = 150e6;
@@ -23,7 +24,9 @@ function cpuNs() {
   }
 }
 
-const { Bench } = createRequire(import.meta.url)(resolve(glue));
+const glueModule = await import(pathToFileURL(resolve(glue)).href);
+glueModule.initSync({ module: readFileSync(resolve(glue).replace(/\.js$/, "_bg.wasm")) });
+const { Bench } = glueModule;
 const bench = new Bench(Number(bytes), Number(ring));
 const min = Math.max(1, Number(minIters));
 const c0 = cpuNs();

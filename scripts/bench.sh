@@ -78,14 +78,16 @@ wasm="$TARGET_DIR/wasm32-unknown-unknown/release/edge_session_bench_ops.wasm"
 [ -f "$wasm" ] || die "cargo did not produce $wasm"
 if [ ! -f "$OUT/ops-web/.stamp" ] || [ "$wasm" -nt "$OUT/ops-web/.stamp" ]; then
   have wasm-bindgen || die "wasm-bindgen not found (scripts/install.sh installs it)"
-  say "wasm-bindgen benches/ops (--target nodejs and --target web)"
+  # One ES-module build (--target web), loaded by workerd and by node alike: the
+  # crate's inline JS snippets are ES modules, which a --target nodejs glue cannot
+  # require from this repository (package.json says "type": "module").
+  say "wasm-bindgen benches/ops (--target web)"
   rm -rf "$OUT/ops-node" "$OUT/ops-web"
-  wasm-bindgen --target nodejs --out-dir "$OUT/ops-node" "$wasm"
   wasm-bindgen --target web --out-dir "$OUT/ops-web" "$wasm"
   # The same wasm-opt pass worker-build gives the worker (-O, workerd's features).
   opt="$TOOLS/node_modules/.bin/wasm-opt"
   if [ -x "$opt" ]; then
-    for dir in ops-node ops-web; do
+    for dir in ops-web; do
       f="$OUT/$dir/edge_session_bench_ops_bg.wasm"
       "$opt" -O --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
         --enable-bulk-memory --enable-multivalue --enable-reference-types \
