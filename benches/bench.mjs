@@ -46,8 +46,9 @@ const BIN = join(TARGET, "release");
 const CLI = join(BIN, "edge-session");
 const ORIGIN = join(BIN, "demo-origin");
 const NATIVE_OPS = join(BIN, "native-ops");
-const OPS_NODE = join(OUT, "ops-web", "edge_session_bench_ops.js");
 const OPS_WEB = join(OUT, "ops-web");
+// The same ES-module glue serves node (wasm-node.mjs) and workerd.
+const OPS_GLUE = join(OPS_WEB, "edge_session_bench_ops.js");
 const KIB = 1024;
 const WASM_BUDGET = 250 * KIB;
 
@@ -75,7 +76,7 @@ async function nativeOp(op, bytes, ring, minIters = 2000, reps = 3) {
 
 async function nodeWasmOp(op, bytes, ring, minIters = 2000, reps = 3) {
   const script = join(BENCHES, "wasm-node.mjs");
-  const argv = [script, OPS_NODE, op, bytes, ring, minIters, reps].map(String);
+  const argv = [script, OPS_GLUE, op, bytes, ring, minIters, reps].map(String);
   const [cmd, args] = pinned(SERVER_CPU, process.execPath, argv);
   return medians(JSON.parse(await run(cmd, args)));
 }
@@ -140,7 +141,7 @@ async function section1() {
   );
 
   need(NATIVE_OPS, "scripts/bench.sh builds benches/ops");
-  need(OPS_NODE, "scripts/bench.sh runs wasm-bindgen on benches/ops");
+  need(OPS_GLUE, "scripts/bench.sh runs wasm-bindgen on benches/ops");
   const cases = [
     ["seal_open", "seal+open, 200 B session"],
     ["open", "open+verify, 200 B session"],

@@ -11,6 +11,7 @@ use worker::{
     durable_object, wasm_bindgen, DurableObject, Env, Method, Request, RequestInit, Response, State,
 };
 
+use super::now;
 use crate::b64;
 use crate::store::{KvStore, ListedKey, StoreError, MIN_TTL};
 
@@ -26,10 +27,6 @@ struct Stored {
     v: String,
     /// Expiry, Unix seconds; 0 = never.
     exp: u64,
-}
-
-fn now() -> u64 {
-    (worker::js_sys::Date::now() / 1000.0) as u64
 }
 
 /// A query parameter's raw value (`name=value`; values here are base64url or digits,

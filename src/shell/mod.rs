@@ -215,6 +215,7 @@ impl KvStore for Kv<'_> {
     }
 }
 
+/// The clock of the shell and its Durable Object (Unix seconds).
 fn now() -> u64 {
     // Date.now() is milliseconds since the epoch as a float; never negative here.
     (js_sys::Date::now() / 1000.0) as u64
