@@ -12,7 +12,8 @@
 // BENCHMARKS.md), BENCH_PORT_BASE (18700), BENCH_TOOLS_DIR (directory whose
 // node_modules has wrangler/miniflare/esbuild; the repository root),
 // BENCH_WORKER_DIR (the worker build; <root>/build), CARGO_TARGET_DIR;
-// BENCH_HOLD=1 only starts the servers and keeps them up (for poking with curl).
+// BENCH_HOLD=1 only starts the servers and keeps them up (for poking with curl);
+// with it, BENCH_INSPECTOR=<port> opens workerd's V8 inspector there (for profiles).
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { cpus, totalmem, release, loadavg } from "node:os";
@@ -392,6 +393,7 @@ async function prepare() {
       cf: false,
       defaultPersistRoot: join(state, "v3"),
       log: env.BENCH_HOLD ? new (setup.toolRequire(TOOLS)("miniflare").Log)() : undefined,
+      inspectorPort: env.BENCH_HOLD && env.BENCH_INSPECTOR ? Number(env.BENCH_INSPECTOR) : undefined,
       workers,
     };
   };
@@ -863,6 +865,7 @@ async function main() {
   if (env.BENCH_HOLD) {
     log(`servers up (ports ${JSON.stringify(fx.workers)}, origin ${PORT}); Ctrl-C stops`);
     log(`cookie: ${cookieOf(fx.cookie.sealed)}`);
+    log(`peer cookie: ${cookieOf(fx.peerCookie)}`);
     await new Promise(() => {});
   }
   if (SECTIONS.has("2")) await section2();

@@ -15,8 +15,6 @@
 //! So the list prunes itself: nothing outlives the tokens it denies.
 
 use std::fmt;
-use std::future::Future;
-use std::task::{Context, Poll};
 
 use serde::{Deserialize, Serialize};
 
@@ -73,7 +71,8 @@ pub struct UserEntry {
 
 /// Checks a credential: `Ok(None)` when it is still good.
 ///
-/// Both keys are read concurrently. An unreadable user entry (written by something
+/// Both keys are read at once ([`KvStore::get_pair`]: one bulk read on Workers KV).
+/// An unreadable user entry (written by something
 /// else) is treated as revoking everything of that user: fail safe.
 ///
 /// # Errors
@@ -84,11 +83,11 @@ pub async fn check(
     sub: &str,
     auth_time: u64,
 ) -> Result<Option<Revoked>, StoreError> {
-    let (sid_hit, user_hit) = join(store.get(&sid_key(sid)), store.get(&user_key(sub))).await;
-    if sid_hit?.is_some() {
+    let [sid_hit, user_hit] = store.get_pair([&sid_key(sid), &user_key(sub)]).await?;
+    if sid_hit.is_some() {
         return Ok(Some(Revoked::Session));
     }
-    if let Some(raw) = user_hit? {
+    if let Some(raw) = user_hit {
         let revoked = match serde_json::from_slice::<UserEntry>(&raw) {
             Ok(entry) => auth_time <= entry.nbf,
             Err(_) => true,
@@ -138,41 +137,14 @@ pub async fn revoke_user(
     store.put(&user_key(sub), &value, Some(ttl)).await
 }
 
-/// Polls two futures concurrently and returns both outputs (a two-way `join`
-/// without a dependency on an async runtime or the `futures` crate).
-pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
-    let mut a = std::pin::pin!(a);
-    let mut b = std::pin::pin!(b);
-    let (mut out_a, mut out_b) = (None, None);
-    std::future::poll_fn(move |cx: &mut Context<'_>| {
-        if out_a.is_none() {
-            if let Poll::Ready(v) = a.as_mut().poll(cx) {
-                out_a = Some(v);
-            }
-        }
-        if out_b.is_none() {
-            if let Poll::Ready(v) = b.as_mut().poll(cx) {
-                out_b = Some(v);
-            }
-        }
-        match (out_a.take(), out_b.take()) {
-            (Some(x), Some(y)) => Poll::Ready((x, y)),
-            (x, y) => {
-                out_a = x;
-                out_b = y;
-                Poll::Pending
-            }
-        }
-    })
-    .await
-}
+pub use crate::store::join;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::{block_on_ready, MemoryStore};
 
-    fn run<F: Future>(f: F) -> F::Output {
+    fn run<F: std::future::Future>(f: F) -> F::Output {
         block_on_ready(f).expect("memory store futures are ready at once")
     }
 
@@ -213,26 +185,5 @@ mod tests {
         assert!(run(check(&store, "x", "bob", 50)).is_err());
         assert!(run(revoke_session(&store, "x", 100, 10, 0, "logout")).is_err());
         assert_eq!(sid_ttl(20, 10, 0), MIN_TTL, "KV minimum TTL respected");
-    }
-
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    #[cfg_attr(not(target_arch = "wasm32"), test)]
-    fn join_waits_for_both() {
-        let mut polled = 0;
-        let slow = std::future::poll_fn(|cx| {
-            polled += 1;
-            if polled < 3 {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            } else {
-                Poll::Ready(7)
-            }
-        });
-        let fut = join(async { 1 }, slow);
-        let mut fut = std::pin::pin!(fut);
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        assert!(fut.as_mut().poll(&mut cx).is_pending());
-        assert!(fut.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready((1, 7)));
     }
 }

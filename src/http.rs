@@ -56,6 +56,48 @@ impl Headers {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// What turns `original` into `self`, name by name: every name whose values
+    /// (in order) differ is listed in [`HeaderChanges::replaced`], and its values
+    /// here in [`HeaderChanges::values`]. The shell applies this to a copy of the
+    /// runtime's own header list (delete each replaced name, append the values)
+    /// instead of rebuilding the whole list.
+    pub fn changes_from<'a>(&'a self, original: &'a Headers) -> HeaderChanges<'a> {
+        let mut changes = HeaderChanges::default();
+        let names = self.0.iter().chain(&original.0).map(|(n, _)| n.as_str());
+        for (i, name) in names.enumerate() {
+            // First occurrence of each name only (lists are short: tens of entries).
+            let seen = self.0.iter().chain(&original.0).take(i).any(|(n, _)| n == name);
+            if seen {
+                continue;
+            }
+            let mine = self.0.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+            let theirs = original.0.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+            if !mine.eq(theirs) {
+                changes.replaced.push(name);
+                changes.values.extend(
+                    self.0.iter().filter(|(n, _)| n == name).map(|(n, v)| (n.as_str(), v.as_str())),
+                );
+            }
+        }
+        changes
+    }
+}
+
+/// The difference between two header lists, from [`Headers::changes_from`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderChanges<'a> {
+    /// Names to delete from the original list (every entry of each).
+    pub replaced: Vec<&'a str>,
+    /// Entries to append after the deletions: the new values of the replaced names.
+    pub values: Vec<(&'a str, &'a str)>,
+}
+
+impl HeaderChanges<'_> {
+    /// True when the lists were equal.
+    pub fn is_empty(&self) -> bool {
+        self.replaced.is_empty()
+    }
 }
 
 impl<N: AsRef<str>, V: Into<String>> FromIterator<(N, V)> for Headers {
@@ -144,6 +186,73 @@ impl Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Applies changes the way the shell's JavaScript does.
+    fn apply(original: &Headers, changes: &HeaderChanges<'_>) -> Headers {
+        let mut out = original.clone();
+        for name in &changes.replaced {
+            out.remove(name);
+        }
+        for (n, v) in &changes.values {
+            out.append(n, *v);
+        }
+        out
+    }
+
+    fn sorted(h: &Headers) -> Vec<(String, String)> {
+        let mut v: Vec<_> = h.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0)); // stable: keeps the order of values per name
+        v
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn header_changes_rebuild_the_wanted_list() {
+        let original: Headers = [
+            ("accept", "*/*"),
+            ("cookie", "__Host-session=abc; theme=dark"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("edge-session-foo", "forged"),
+            ("x-kept", "1"),
+        ]
+        .into_iter()
+        .collect();
+        let mut wanted = original.clone();
+        wanted.remove("edge-session-foo");
+        wanted.set("cookie", "theme=dark");
+        wanted.append("set-cookie", "c=3");
+        wanted.append("edge-session", "jws");
+        let changes = wanted.changes_from(&original);
+        assert_eq!(changes.replaced, ["set-cookie", "cookie", "edge-session", "edge-session-foo"]);
+        assert_eq!(
+            changes.values,
+            [
+                ("set-cookie", "a=1"),
+                ("set-cookie", "b=2"),
+                ("set-cookie", "c=3"),
+                ("cookie", "theme=dark"),
+                ("edge-session", "jws")
+            ]
+        );
+        assert_eq!(sorted(&apply(&original, &changes)), sorted(&wanted));
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn equal_lists_have_no_changes_and_order_of_values_counts() {
+        let a: Headers = [("x", "1"), ("x", "2"), ("y", "3")].into_iter().collect();
+        let same = a.clone();
+        assert!(a.changes_from(&same).is_empty());
+        let b: Headers = [("x", "2"), ("x", "1"), ("y", "3")].into_iter().collect();
+        let changes = b.changes_from(&a);
+        assert_eq!(changes.replaced, ["x"]);
+        assert_eq!(sorted(&apply(&a, &changes)), sorted(&b));
+        let empty = Headers::new();
+        assert!(empty.changes_from(&Headers::new()).is_empty());
+        let removed_all = empty.changes_from(&a);
+        assert_eq!((removed_all.replaced, removed_all.values), (vec!["x", "y"], vec![]));
+    }
 
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     #[cfg_attr(not(target_arch = "wasm32"), test)]

@@ -11,6 +11,8 @@
 //! - Every failure is a [`StoreError`]; implementations never panic.
 
 use std::fmt;
+use std::future::Future;
+use std::task::{Context, Poll};
 
 /// Workers KV refuses expiration TTLs below 60 seconds.
 pub const MIN_TTL: u64 = 60;
@@ -62,6 +64,42 @@ pub trait KvStore {
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Lists the keys that start with `prefix`.
     async fn list(&self, prefix: &str) -> Result<Vec<ListedKey>, StoreError>;
+    /// Reads two keys at once; fails if either read fails. By default two
+    /// concurrent [`KvStore::get`]s; a store with a bulk read answers both in one
+    /// operation (Workers KV: `get([a, b], "text")`, one round trip instead of two).
+    async fn get_pair(&self, keys: [&str; 2]) -> Result<[Option<Vec<u8>>; 2], StoreError> {
+        let (a, b) = join(self.get(keys[0]), self.get(keys[1])).await;
+        Ok([a?, b?])
+    }
+}
+
+/// Polls two futures concurrently and returns both outputs (a two-way `join`
+/// without a dependency on an async runtime or the `futures` crate).
+pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let mut a = std::pin::pin!(a);
+    let mut b = std::pin::pin!(b);
+    let (mut out_a, mut out_b) = (None, None);
+    std::future::poll_fn(move |cx: &mut Context<'_>| {
+        if out_a.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                out_a = Some(v);
+            }
+        }
+        if out_b.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                out_b = Some(v);
+            }
+        }
+        match (out_a.take(), out_b.take()) {
+            (Some(x), Some(y)) => Poll::Ready((x, y)),
+            (x, y) => {
+                out_a = x;
+                out_b = y;
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 /// Key → (value, expiration).
@@ -174,6 +212,13 @@ impl<A: KvStore, B: KvStore> KvStore for Tiered<A, B> {
     async fn list(&self, prefix: &str) -> Result<Vec<ListedKey>, StoreError> {
         self.fast.list(prefix).await
     }
+
+    async fn get_pair(&self, keys: [&str; 2]) -> Result<[Option<Vec<u8>>; 2], StoreError> {
+        match (&self.strong, self.strong_reads) {
+            (Some(strong), true) => strong.get_pair(keys).await,
+            _ => self.fast.get_pair(keys).await,
+        }
+    }
 }
 
 /// Drives a future that never waits on I/O (all [`MemoryStore`] futures) to completion.
@@ -226,12 +271,45 @@ mod tests {
             Some(b"v".to_vec()),
             "strong read"
         );
+        assert_eq!(
+            block_on_ready(t.get_pair(["absent", "k"])).unwrap().unwrap(),
+            [None, Some(b"v".to_vec())],
+            "strong pair read"
+        );
         let t = Tiered { strong_reads: false, ..t };
         assert_eq!(block_on_ready(t.get("k")).unwrap().unwrap(), None, "fast read");
+        assert_eq!(block_on_ready(t.get_pair(["k", "k"])).unwrap().unwrap(), [None, None]);
+        *t.fast.fail.borrow_mut() = Some("down".into());
+        assert!(
+            block_on_ready(t.get_pair(["k", "x"])).unwrap().is_err(),
+            "a failed read fails the pair"
+        );
+        *t.fast.fail.borrow_mut() = None;
         *t.strong.as_ref().unwrap().fail.borrow_mut() = Some("down".into());
         assert!(
             block_on_ready(t.put("x", b"1", None)).unwrap().is_err(),
             "strong write failure surfaces"
         );
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn join_waits_for_both() {
+        let mut polled = 0;
+        let slow = std::future::poll_fn(|cx| {
+            polled += 1;
+            if polled < 3 {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            } else {
+                Poll::Ready(7)
+            }
+        });
+        let fut = join(async { 1 }, slow);
+        let mut fut = std::pin::pin!(fut);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready((1, 7)));
     }
 }

@@ -1,5 +1,5 @@
-//! The per-request hot path of edge-session: the key ring, the sealed envelope and
-//! the session claims. A separate crate only so that it is compiled at opt-level 3
+//! The per-request hot path of edge-session: the key ring, the sealed envelope, the
+//! session claims and the HS256 assertion signature. A separate crate only so that it is compiled at opt-level 3
 //! while the rest of the worker is built for size (see `Cargo.toml` here); use it
 //! through `edge_session`, which re-exports these modules unchanged.
 #![warn(missing_docs)]
@@ -7,6 +7,8 @@
 
 #[path = "../b64.rs"]
 pub mod b64;
+#[path = "../hs256.rs"]
+pub mod hs256;
 #[path = "../keyring.rs"]
 pub mod keyring;
 #[path = "../seal.rs"]

@@ -49,7 +49,7 @@ mod tests;
 use std::fmt;
 
 use jsonwebtoken::errors::{Error as LibError, ErrorKind as LibErrorKind};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -57,7 +57,7 @@ use serde_json::{Map, Value};
 pub use key::{jwks, JwtKey, ED25519_KEY_LEN};
 use provider::provider_ready;
 
-use crate::b64;
+use crate::{b64, hs256};
 
 /// Smallest accepted HMAC key in bytes (RFC 7518 §3.2: at least the hash output size).
 pub const MIN_KEY_LEN: usize = 32;
@@ -299,24 +299,47 @@ impl std::error::Error for JwtError {}
 /// ```
 pub fn mint<C: Serialize>(claims: &C, key: &JwtKey, kid: Option<&str>) -> Result<String, JwtError> {
     provider_ready()?;
-    let value = serde_json::to_value(claims)
-        .map_err(|e| JwtError::Encode(format!("claims do not serialize to JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(JwtError::Encode("claims must serialize to a JSON object".into()));
-    }
     if !key.can_sign() {
         return Err(JwtError::Encode("an EdDSA public key cannot sign".into()));
     }
+    let not_json =
+        |e: serde_json::Error| JwtError::Encode(format!("claims do not serialize to JSON: {e}"));
+    let not_object = || JwtError::Encode("claims must serialize to a JSON object".into());
     match key.hmac_secret() {
+        // The per-request path: claims serialized once, signed in the hot-path crate.
         Some(secret) => {
-            let mut header = Header::new(Alg::HS256.lib());
-            header.kid = kid.map(str::to_owned);
-            let encoding_key = EncodingKey::from_secret(secret);
-            jsonwebtoken::encode(&header, &value, &encoding_key)
-                .map_err(|e| JwtError::Encode(e.to_string()))
+            let claims_json = serde_json::to_vec(claims).map_err(not_json)?;
+            if claims_json.first() != Some(&b'{') {
+                return Err(not_object());
+            }
+            let header = match kid {
+                None => hs256::HEADER.to_owned(),
+                Some(kid) => {
+                    serde_json::to_string(&JwsHeader { alg: Alg::HS256.name(), typ: "JWT", kid })
+                        .map_err(|e| {
+                            JwtError::Encode(format!("the header does not serialize: {e}"))
+                        })?
+                }
+            };
+            hs256::sign(&header, &claims_json, secret)
+                .ok_or(JwtError::InvalidKey("HMAC refused the key"))
         }
-        None => mint_eddsa(&value, key, kid),
+        None => {
+            let value = serde_json::to_value(claims).map_err(not_json)?;
+            if !value.is_object() {
+                return Err(not_object());
+            }
+            mint_eddsa(&value, key, kid)
+        }
     }
+}
+
+/// A protected header with a key id.
+#[derive(Serialize)]
+struct JwsHeader<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    kid: &'a str,
 }
 
 /// EdDSA compact JWS (RFC 7515 §7.1, RFC 8037 §3.1): the key pair signs the ASCII

@@ -19,7 +19,7 @@ use worker::{console_error, console_log, event, js_sys, web_sys, Context, Env};
 use crate::assets::{self, AssetCache, AssetConfig, Outcome};
 use crate::config::Config;
 use crate::gateway::{Entropy, EntropyError, Finish, Gateway, Step};
-use crate::http::{Headers, RequestHead, Response};
+use crate::http::{HeaderChanges, Headers, RequestHead, Response};
 use crate::store::{KvStore, ListedKey, StoreError, Tiered, MIN_TTL};
 
 mod durable;
@@ -59,8 +59,27 @@ export function pass(origin, headers) {
     headers: typeof headers === "string" ? headersFrom(headers) : headers,
   });
 }
+function edit(h, replaced, values) {
+  if (replaced) for (const n of replaced.split("\n")) h.delete(n);
+  const p = values.split("\n");
+  for (let i = 0; i + 1 < p.length; i += 2) h.append(p[i], p[i + 1]);
+  return h;
+}
+export function fetchEdited(url, req, replaced, values) {
+  const init = { method: req.method, headers: edit(new Headers(req.headers), replaced, values), redirect: "manual" };
+  if (req.body != null) init.body = req.body;
+  return fetch(url, init);
+}
+export function passEdited(origin, replaced, values) {
+  const r = new Response(origin.body, origin);
+  edit(r.headers, replaced, values);
+  return r;
+}
 export function kvGetBytes(ns, key) {
   return ns.get(key, "arrayBuffer");
+}
+export function kvGetPair(ns, a, b) {
+  return ns.get([a, b], "text").then((m) => [m.get(a) ?? null, m.get(b) ?? null]);
 }
 "#)]
 extern "C" {
@@ -82,9 +101,29 @@ extern "C" {
     /// `new Response(origin.body, {status, statusText, headers})` of the origin's answer.
     #[wasm_bindgen(catch)]
     fn pass(origin: &web_sys::Response, headers: &JsValue) -> Result<web_sys::Response, JsValue>;
+    /// `fetch(url, {method, headers, body, redirect: "manual"})` with `req`'s method,
+    /// body and headers, the headers edited: each name in `replaced` (`\n`-separated)
+    /// deleted, then each `name\nvalue\n` pair of `values` appended.
+    #[wasm_bindgen(catch, js_name = fetchEdited)]
+    fn fetch_edited(
+        url: &str,
+        req: &web_sys::Request,
+        replaced: &str,
+        values: &str,
+    ) -> Result<js_sys::Promise, JsValue>;
+    /// `new Response(origin.body, origin)` with its headers edited as in `fetchEdited`.
+    #[wasm_bindgen(catch, js_name = passEdited)]
+    fn pass_edited(
+        origin: &web_sys::Response,
+        replaced: &str,
+        values: &str,
+    ) -> Result<web_sys::Response, JsValue>;
     /// `ns.get(key, "arrayBuffer")`.
     #[wasm_bindgen(catch, js_name = kvGetBytes)]
     fn kv_get_bytes(ns: &JsValue, key: &str) -> Result<js_sys::Promise, JsValue>;
+    /// `ns.get([a, b], "text")` (one bulk read), as `[value of a, value of b]`.
+    #[wasm_bindgen(catch, js_name = kvGetPair)]
+    fn kv_get_pair(ns: &JsValue, a: &str, b: &str) -> Result<js_sys::Promise, JsValue>;
 }
 
 /// Everything built once per isolate from the configuration.
@@ -175,6 +214,33 @@ impl KvStore for Kv<'_> {
             Ok(buffer) => Ok(Some(js_sys::Uint8Array::new(&buffer).to_vec())),
             Err(_) => Ok(None),
         }
+    }
+
+    /// One bulk read (`get([a, b], "text")`): one KV operation instead of two. Values
+    /// come back as text; the denylist only writes JSON, and a value that is not
+    /// UTF-8 still counts as present.
+    async fn get_pair(&self, keys: [&str; 2]) -> Result<[Option<Vec<u8>>; 2], StoreError> {
+        let [a, b] = keys;
+        let ns = self.namespace("get", a)?;
+        let err = |e: JsValue| StoreError::new("get", a, worker::kv::KvError::from(e).to_string());
+        let pair = JsFuture::from(kv_get_pair(&ns, a, b).map_err(err)?).await.map_err(err)?;
+        let value = |i: u32| {
+            let v = js_sys::Reflect::get_u32(&pair, i).map_err(err)?;
+            if v.is_null() || v.is_undefined() {
+                return Ok(None);
+            }
+            // Anything but text would be a runtime change: fail (the fail mode
+            // applies) rather than read it as "not revoked".
+            let text = v.as_string().ok_or_else(|| {
+                StoreError::new(
+                    "get",
+                    keys[i as usize],
+                    "the bulk read returned a value that is not text",
+                )
+            })?;
+            Ok(Some(text.into_bytes()))
+        };
+        Ok([value(0)?, value(1)?])
     }
 
     async fn put(&self, key: &str, value: &[u8], ttl: Option<u64>) -> Result<(), StoreError> {
@@ -290,14 +356,54 @@ fn log_all(lines: &[String]) {
     }
 }
 
+/// `name\n…` of the replaced names and `name\nvalue\n…` of the new entries, or `None`
+/// when an entry holds `\n` (then the callers send the whole list entry by entry, so
+/// that the runtime refuses the invalid header as it would have).
+fn changes_text(changes: &HeaderChanges<'_>) -> Option<(String, String)> {
+    let bad = |t: &str| t.contains('\n');
+    if changes.replaced.iter().any(|n| bad(n))
+        || changes.values.iter().any(|(n, v)| bad(n) || bad(v))
+    {
+        return None;
+    }
+    let replaced = changes.replaced.join("\n");
+    let mut values =
+        String::with_capacity(changes.values.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+    for (name, value) in &changes.values {
+        values.push_str(name);
+        values.push('\n');
+        values.push_str(value);
+        values.push('\n');
+    }
+    Some((replaced, values))
+}
+
 /// Sends the request upstream with its original body, without following redirects.
+/// Only the header changes cross into JavaScript; the runtime copies the rest.
 async fn fetch_origin(
     url: &str,
     req: &web_sys::Request,
+    original: &Headers,
     headers: &Headers,
 ) -> Result<web_sys::Response, JsValue> {
-    let promise = fetch_manual(url, &req.method(), &headers_arg(headers)?, req.body())?;
+    let promise = match changes_text(&headers.changes_from(original)) {
+        Some((replaced, values)) => fetch_edited(url, req, &replaced, &values)?,
+        None => fetch_manual(url, &req.method(), &headers_to_js(headers)?.into(), req.body())?,
+    };
     JsFuture::from(promise).await?.dyn_into()
+}
+
+/// The origin's response with the core's header changes (status, body and the
+/// other headers as the origin sent them).
+fn pass_origin(
+    origin: &web_sys::Response,
+    original: &Headers,
+    headers: &Headers,
+) -> Result<web_sys::Response, JsValue> {
+    match changes_text(&headers.changes_from(original)) {
+        Some((replaced, values)) => pass_edited(origin, &replaced, &values),
+        None => pass(origin, &headers_to_js(headers)?.into()),
+    }
 }
 
 async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, JsValue> {
@@ -341,7 +447,7 @@ async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, JsV
         Step::Forward(f) => f,
     };
     forward.pin_deploy(&head, served.deploy.as_ref().map(|d| d.as_str()), deploy_origin.as_deref());
-    let origin = match fetch_origin(&forward.url, &req, &forward.headers).await {
+    let origin = match fetch_origin(&forward.url, &req, &head.headers, &forward.headers).await {
         Ok(r) => r,
         Err(e) => {
             log.push(format!("origin fetch failed: {}", js_error(&e)));
@@ -353,13 +459,14 @@ async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, JsV
             ));
         }
     };
-    let mut headers = headers_from_js(&origin.headers());
+    let original = headers_from_js(&origin.headers());
+    let mut headers = original.clone();
     let finish =
         gateway.finish(forward.pending, &mut headers, &denylist, &mut entropy, now, &mut log).await;
     log_all(&log);
     match finish {
         Finish::Replace(resp) => to_js(resp),
-        Finish::Pass => pass(&origin, &headers_arg(&headers)?),
+        Finish::Pass => pass_origin(&origin, &original, &headers),
     }
 }
 
