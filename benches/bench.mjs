@@ -213,12 +213,12 @@ function startOrigin(secret) {
   return child;
 }
 
-function edgeWorker(name, port, bindings, extra = {}) {
+function edgeWorker(name, port, bindings, extra = {}, dir = WORKER_DIR) {
   return {
     name,
     modules: true,
-    scriptPath: join(WORKER_DIR, "index.js"),
-    modulesRoot: WORKER_DIR,
+    scriptPath: join(dir, "index.js"),
+    modulesRoot: dir,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: COMPAT,
     bindings,
@@ -257,6 +257,18 @@ async function prepare() {
   need(esbuild, "run scripts/install.sh");
   need(wrangler, "run scripts/install.sh");
   mkdirSync(OUT, { recursive: true });
+
+  // worker-build's own entry (a WorkerEntrypoint class behind Proxies, built per
+  // request) beside the thin entry scripts/build-worker.sh installs: the same wasm.
+  const wbEntry = join(TARGET, "worker-build-entry", "index.js");
+  if (existsSync(wbEntry)) {
+    fx.wbDir = join(OUT, "worker-build-entry");
+    mkdirSync(fx.wbDir, { recursive: true });
+    writeFileSync(join(fx.wbDir, "index.js"), readFileSync(wbEntry));
+    writeFileSync(join(fx.wbDir, "index_bg.wasm"), readFileSync(join(WORKER_DIR, "index_bg.wasm")));
+  } else {
+    report.note(`no ${wbEntry} (scripts/build-worker.sh writes it): the entry comparison is skipped`);
+  }
 
   log("keys, cookies, site, local KV (edge-session keygen/seal/assets publish)");
   fx.keys = await setup.keygen(CLI);
@@ -312,7 +324,7 @@ async function prepare() {
     nodePaths,
   });
 
-  const ports = [0, 1, 2, 3, 4, 5, 6, 7, 8, 101, 104, 105].map((k) => PORT + k);
+  const ports = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 101, 104, 105].map((k) => PORT + k);
   for (const port of ports) {
     if (await answers(port)) {
       throw new Error(`port ${port} on 127.0.0.1 is busy (a bench still running?); pick others with BENCH_PORT_BASE`);
@@ -337,6 +349,7 @@ async function prepare() {
     ops: PORT + 6,
     edgescale: PORT + 7,
     peermem: PORT + 8,
+    ...(fx.wbDir ? { edgewb: PORT + 9 } : {}),
   };
   fx.mfOptions = (only) => {
     const all = [
@@ -347,6 +360,17 @@ async function prepare() {
         { ...edgeVars, DENYLIST_BINDING: "DENYLIST_MEM" },
         { wrappedBindings: { DENYLIST_MEM: "memkv" } },
       ),
+      ...(fx.wbDir
+        ? [
+            edgeWorker(
+              "edgewb",
+              fx.workers.edgewb,
+              { ...edgeVars, DENYLIST_BINDING: "DENYLIST_MEM" },
+              { wrappedBindings: { DENYLIST_MEM: "memkv" } },
+              fx.wbDir,
+            ),
+          ]
+        : []),
       { name: "memkv", modules: true, scriptPath: memkv, modulesRoot: dirname(memkv) },
       {
         name: "static",
@@ -605,6 +629,7 @@ async function section4e2e() {
     edgemem: ["edgemem", "/api/public", ec],
     peermem: ["peermem", "/api/public", pc],
     passthrough: ["passthrough", "/api/public", ec],
+    ...(fx.wbDir ? { edgewb: ["edgewb", "/api/public", ec] } : {}),
   });
   e2eRows(section, "cookie request end to end, denylist in local KV: edge-session vs Hono+jose peer", "edge-session", r.edge, "Hono+jose", r.peer, {
     rps: "e2e req/s ≥ the Hono+jose peer's (local KV)",
@@ -616,6 +641,11 @@ async function section4e2e() {
   });
   report.pair(section, "cookie request, edge-session (denylist in memory) vs passthrough floor: req/s", "edge-session", pick(r.edgemem, "rps"), "passthrough", pick(r.passthrough, "rps"), { digits: 0 });
   report.pair(section, "cookie request, edge-session (denylist in memory) vs passthrough floor: CPU µs/req", "edge-session", pick(r.edgemem, "cpuUsPerReq"), "passthrough", pick(r.passthrough, "cpuUsPerReq"), { digits: 0 });
+  if (r.edgewb) {
+    const label = "cookie request (denylist in memory), same wasm: thin JS entry vs worker-build's entry (class + Proxies per request)";
+    report.pair(section, `${label}: req/s`, "thin", pick(r.edgemem, "rps"), "worker-build", pick(r.edgewb, "rps"), { digits: 0 });
+    report.pair(section, `${label}: CPU µs/req`, "thin", pick(r.edgemem, "cpuUsPerReq"), "worker-build", pick(r.edgewb, "cpuUsPerReq"), { digits: 0 });
+  }
 
   log(`#5 end to end by session size: ${ROUNDS} rounds × 4 sizes`);
   const sizes = {};
@@ -789,7 +819,8 @@ ${report.budgetList()}
   entry worker in the request path. All workers live in one workerd process; only
   the one under load is busy.
 - **edge-session** is the release build in \`build/\` (\`index.js\` + \`index_bg.wasm\`),
-  unmodified, with a local KV (Miniflare's KV simulator, persisted under
+  unmodified (its \`index.js\` is worker-build's bundle with the thin entry of
+  \`scripts/thin-entry.mjs\` as the default export), with a local KV (Miniflare's KV simulator, persisted under
   \`target/bench/state\`), keys from \`edge-session keygen\`, a cookie from
   \`edge-session seal --keys … --sub bench\`, and \`target/release/demo-origin\` as the
   origin (\`GET /api/public\`, which verifies the \`Edge-Session\` assertion when present).
@@ -824,11 +855,13 @@ ${report.budgetList()}
   "200 B session" means 200 bytes of claims JSON (the sealed cookie is longer).
   With a ring of N keys the cookie is sealed with the oldest key (worst case).
 - **#5, end to end**: the same cookie request through edge-session, through a
-  Hono + jose peer (\`benches/workers/peer.js\`: JWE cookie, the same two KV reads,
-  the same HS256 assertion, proxy), and through a passthrough JS worker (the floor).
+  Hono + jose peer (\`benches/workers/peer.js\`: JWE cookie, the same two denylist
+  keys in one bulk KV read as edge-session, the same HS256 assertion, proxy), and
+  through a passthrough JS worker (the floor).
   Both are measured twice: with the local KV simulator (whose cost dominates both)
   and with the in-memory denylist binding (the workers' own cost). The budgets
-  are checked for both.
+  are checked for both. The entry rows run the same wasm behind worker-build's own
+  entry (kept by \`scripts/build-worker.sh\` under \`target/worker-build-entry/\`).
 - **#2**: \`native-ops\` and \`wasm-node.mjs\` run the same \`benches/ops\` loops natively
   and as wasm under node (the wasm-bindgen \`--target web\` glue workerd also loads), one process per sample,
   pinned to CPU ${SERVER_CPU}.

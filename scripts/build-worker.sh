@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the release worker (Rust -> wasm32 -> build/index.js + build/index_bg.wasm)
 # with worker-build, entirely from local tools: wasm-bindgen-cli from
-# ~/.cargo/bin, esbuild and wasm-opt (binaryen) from node_modules. Does nothing
-# when build/ is newer than src/, Cargo.toml and Cargo.lock.
+# ~/.cargo/bin, esbuild and wasm-opt (binaryen) from node_modules; then swaps
+# worker-build's per-request entry class for a thin one (scripts/thin-entry.mjs).
+# Does nothing when build/ is newer than src/, Cargo.toml, Cargo.lock and that script.
 #
 #   scripts/build-worker.sh [--force]
 #
@@ -26,7 +27,7 @@ fi
 
 wasm=build/index_bg.wasm
 stamp=build/.edge-session-stamp
-inputs=(src Cargo.toml Cargo.lock)
+inputs=(src Cargo.toml Cargo.lock scripts/thin-entry.mjs)
 [ -f build.rs ] && inputs+=(build.rs)
 
 report_size() {
@@ -69,6 +70,10 @@ worker-build --release || die "worker-build failed (see the output above)"
 if [ ! -f "$wasm" ] || [ ! -f build/index.js ]; then
   die "worker-build succeeded but $wasm or build/index.js is missing"
 fi
+# The thin JS entry (measured in `make bench`); worker-build's own entry is kept
+# under target/ for that comparison.
+node scripts/thin-entry.mjs build/index.js "$TARGET_DIR/worker-build-entry/index.js" ||
+  die "could not install the thin JS entry into build/index.js (see above)"
 touch -r "$marker" "$stamp"
 ok "worker built in $(elapsed "$t")"
 report_size
