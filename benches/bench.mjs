@@ -7,7 +7,8 @@
 // proxy), pinned to CPU 0; wrk, the demo origin and this script run on CPU 1.
 // Loads are bounded in time and go to 127.0.0.1 only.
 //
-// Environment (all optional): BENCH_ROUNDS (5), BENCH_SECONDS (2, per wrk run),
+// Environment (all optional): BENCH_ROUNDS (5), BENCH_E2E_ROUNDS (max(BENCH_ROUNDS,
+// 11): the end-to-end peer comparison), BENCH_SECONDS (2, per wrk run),
 // BENCH_CONNECTIONS (10), BENCH_SECTIONS ("1,2,3,4"), BENCH_WRITE (1: write
 // BENCHMARKS.md), BENCH_PORT_BASE (18700), BENCH_TOOLS_DIR (directory whose
 // node_modules has wrangler/miniflare/esbuild; the repository root),
@@ -36,6 +37,9 @@ const OUT = join(TARGET, "bench");
 const TOOLS = resolve(env.BENCH_TOOLS_DIR ?? ROOT);
 const WORKER_DIR = resolve(env.BENCH_WORKER_DIR ?? join(ROOT, "build"));
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 5);
+// The end-to-end comparison with the peers carries the budgets and the widest
+// per-round spread (wrk runs on a shared machine): it gets more rounds.
+const E2E_ROUNDS = Number(env.BENCH_E2E_ROUNDS ?? Math.max(ROUNDS, 11));
 const SECONDS = Number(env.BENCH_SECONDS ?? 2);
 const CONNS = Number(env.BENCH_CONNECTIONS ?? 10);
 const SECTIONS = new Set((env.BENCH_SECTIONS ?? "1,2,3,4").split(",").map((s) => s.trim()));
@@ -495,7 +499,7 @@ function load(name, path, headers = {}, seconds = SECONDS) {
 }
 
 /** Alternates wrk runs; returns name → [wrk result per round]. */
-async function loads(variants, seconds = SECONDS) {
+async function loads(variants, seconds = SECONDS, rounds = ROUNDS) {
   for (const [name, [worker, path, headers]] of Object.entries(variants)) {
     log(`  warm-up ${name}`);
     await load(worker, path, headers, 2);
@@ -504,7 +508,7 @@ async function loads(variants, seconds = SECONDS) {
   for (const [name, [worker, path, headers]] of Object.entries(variants)) {
     runs[name] = () => load(worker, path, headers, seconds);
   }
-  const out = await alternate(ROUNDS, runs);
+  const out = await alternate(rounds, runs);
   for (const [name, rs] of Object.entries(out)) {
     const bad = rs.filter((r) => r.non2xx > 0 || r.errors);
     if (bad.length) report.note(`${name}: ${bad[0].non2xx} non-2xx/3xx answers, ${bad[0].errors}`);
@@ -620,7 +624,7 @@ async function section4ops() {
 
 async function section4e2e() {
   const section = "#5";
-  log(`#5 end to end: ${ROUNDS} rounds × 5 workers × ${SECONDS}s`);
+  log(`#5 end to end: ${E2E_ROUNDS} rounds × ${fx.wbDir ? 6 : 5} workers × ${SECONDS}s`);
   const ec = { cookie: cookieOf(fx.cookie.sealed) };
   const pc = { cookie: cookieOf(fx.peerCookie) };
   const r = await loads({
@@ -630,7 +634,7 @@ async function section4e2e() {
     peermem: ["peermem", "/api/public", pc],
     passthrough: ["passthrough", "/api/public", ec],
     ...(fx.wbDir ? { edgewb: ["edgewb", "/api/public", ec] } : {}),
-  });
+  }, SECONDS, E2E_ROUNDS);
   e2eRows(section, "cookie request end to end, denylist in local KV: edge-session vs Hono+jose peer", "edge-session", r.edge, "Hono+jose", r.peer, {
     rps: "e2e req/s ≥ the Hono+jose peer's (local KV)",
     cpu: "e2e CPU/request ≤ the Hono+jose peer's (local KV)",
@@ -736,6 +740,25 @@ function wrkVersion() {
   return "wrk";
 }
 
+/** `/proc/stat`'s first line: [steal, total] jiffies of all CPUs (null off Linux). */
+function cpuJiffies() {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    return [f[7] ?? 0, f.reduce((a, b) => a + b, 0)];
+  } catch {
+    return null;
+  }
+}
+const jiffiesAtStart = cpuJiffies();
+
+/** How much CPU time the hypervisor took from this VM over the run ("steal"). */
+function stealLine() {
+  const end = cpuJiffies();
+  if (!jiffiesAtStart || !end || end[1] === jiffiesAtStart[1]) return "CPU steal over the run: unknown";
+  const pct = (100 * (end[0] - jiffiesAtStart[0])) / (end[1] - jiffiesAtStart[1]);
+  return `CPU steal over the run (/proc/stat): ${pct.toFixed(1)} % of all CPU time went to other guests of the hypervisor`;
+}
+
 function machine() {
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   const v = (cmd, args) => {
@@ -788,13 +811,14 @@ in one run; rerun it to refresh this file. Nothing here is hand-edited.
 ## Machine
 
 ${lines.map((l) => `- ${l}`).join("\n")}
-- settings: ${ROUNDS} rounds, ${SECONDS} s per wrk run, ${CONNS} connections, 1 wrk thread;
+- settings: ${ROUNDS} rounds (${E2E_ROUNDS} for the end-to-end comparison with the peers), ${SECONDS} s per wrk run, ${CONNS} connections, 1 wrk thread;
   workerd pinned to CPU ${SERVER_CPU}${fx.pinned ? "" : " (pinning unavailable)"}, wrk + demo origin + this script on CPU ${LOAD_CPU}
 - total run time: ${((Date.now() - started) / 1000).toFixed(0)} s
 
 ## How to read the table
 
-Each comparison ran **in the same run, alternating A B A B …** for ${ROUNDS} rounds.
+Each comparison ran **in the same run, alternating A B A B …** for ${ROUNDS} rounds
+(the end-to-end rows against the peers and the passthrough floor: ${E2E_ROUNDS}).
 A and B show the median and [min–max] over rounds; **A/B** is the median [min–max] of
 the per-round ratios. Latencies are wrk's percentiles. "workerd CPU µs/request" is
 the workerd process's on-CPU time (summed over its threads from
@@ -911,6 +935,7 @@ async function main() {
     section4sizes();
     await coldStart();
   } else report.skip("issue #5 rows (BENCH_SECTIONS)");
+  lines.push(stealLine());
   const table = report.table();
   console.log(`\n${lines.join("\n")}\n\n${table}\n\nBudgets:\n${report.budgetList()}\n`);
   if (report.notes.length) console.log(`Notes:\n${report.notes.map((n) => `- ${n}`).join("\n")}\n`);

@@ -54,7 +54,8 @@ mod tests {
     use super::*;
 
     /// RFC 7515 Appendix A.1: the HS256 example, with its exact header and payload bytes.
-    #[test]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
     fn rfc7515_appendix_a1() {
         let header = "{\"typ\":\"JWT\",\r\n \"alg\":\"HS256\"}";
         let payload =
@@ -72,7 +73,8 @@ mod tests {
         );
     }
 
-    #[test]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
     fn capacity_is_exact() {
         for n in 0..40 {
             let claims = vec![b'a'; n];
@@ -81,7 +83,8 @@ mod tests {
         }
     }
 
-    #[test]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
     fn any_key_length_signs() {
         for len in [0, 1, 32, 64, 65, 200] {
             let token = sign(HEADER, b"{}", &vec![7u8; len]).unwrap();
