@@ -72,8 +72,8 @@ pub struct UserEntry {
 /// Checks a credential: `Ok(None)` when it is still good.
 ///
 /// Both keys are read at once ([`KvStore::get_pair`]: one bulk read on Workers KV).
-/// An unreadable user entry (written by something
-/// else) is treated as revoking everything of that user: fail safe.
+/// An unreadable user entry (written by something else) is treated as revoking
+/// everything of that user: fail safe.
 ///
 /// # Errors
 /// A [`StoreError`] when either read fails; the caller applies the fail mode.
