@@ -1,10 +1,12 @@
-//! HS256 compact JWS signing (RFC 7515 §7.1 with HMAC-SHA256, RFC 7518 §3.2): the
-//! `Edge-Session` assertion minted on every authenticated request.
+//! HS256 compact JWS signatures (RFC 7515 §7.1 with HMAC-SHA256, RFC 7518 §3.2): the
+//! `Edge-Session` assertion minted on every authenticated request, and the check of
+//! HS256 bearer tokens.
 //!
 //! It lives in the hot-path crate (opt-level 3) and takes the claims already
 //! serialized: minting through `jsonwebtoken` (claims to a `serde_json::Value`, then
 //! to JSON again, at opt-level `z`) was 7 % of the worker's CPU per proxied request
-//! in a V8 profile inside workerd. Verification stays in `edge_session::jwt`.
+//! in a V8 profile inside workerd. [`verify`] is the signature check of
+//! `edge_session::jwt::verify` for HS256; parsing and claim checks stay there.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -44,6 +46,34 @@ pub fn sign(header_json: &str, claims_json: &[u8], secret: &[u8]) -> Option<Stri
     Some(token)
 }
 
+/// Whether `signature_b64` is the HS256 signature of `signing_input` (the token's
+/// `header.payload`) under `secret`. The signature must be canonical unpadded
+/// base64url of 32 bytes; the tags are compared in constant time
+/// (`Mac::verify_slice`).
+///
+/// ```
+/// use edge_session::hs256;
+/// let token = hs256::sign(hs256::HEADER, br#"{"sub":"alice"}"#, b"secret").unwrap();
+/// let (input, signature) = token.rsplit_once('.').unwrap();
+/// assert!(hs256::verify(input.as_bytes(), signature, b"secret"));
+/// assert!(!hs256::verify(input.as_bytes(), signature, b"other secret"));
+/// ```
+pub fn verify(signing_input: &[u8], signature_b64: &str, secret: &[u8]) -> bool {
+    if signature_b64.len() != SIGNATURE_B64_LEN {
+        return false;
+    }
+    // base64 wants room for its length estimate (33 bytes for 43 characters).
+    let mut tag = [0u8; 36];
+    let Ok(32) = URL_SAFE_NO_PAD.decode_slice(signature_b64, &mut tag) else {
+        return false;
+    };
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(signing_input);
+    mac.verify_slice(&tag[..32]).is_ok()
+}
+
 /// Unpadded base64 length of `n` bytes.
 const fn b64_len(n: usize) -> usize {
     (n * 4).div_ceil(3)
@@ -71,6 +101,29 @@ mod tests {
              .eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ\
              .dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
         );
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn verify_accepts_only_the_exact_signature() {
+        let token = sign(HEADER, br#"{"sub":"a"}"#, b"k1").unwrap();
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        assert!(verify(input.as_bytes(), signature, b"k1"));
+        assert!(!verify(input.as_bytes(), signature, b"k2"), "other key");
+        assert!(!verify(b"x.y", signature, b"k1"), "other input");
+        assert!(!verify(input.as_bytes(), &signature[..42], b"k1"), "truncated");
+        assert!(!verify(input.as_bytes(), &format!("{signature}A"), b"k1"), "too long");
+        assert!(!verify(input.as_bytes(), "", b"k1"), "empty");
+        let mut flipped = signature.as_bytes().to_vec();
+        flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
+        assert!(!verify(input.as_bytes(), std::str::from_utf8(&flipped).unwrap(), b"k1"));
+        // The last character carries 2 unused bits: a non-canonical spelling of the
+        // same tag is refused, not accepted as equal.
+        let last = signature.as_bytes()[42];
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let i = alphabet.iter().position(|&c| c == last).unwrap();
+        let twin = alphabet[i ^ 1] as char;
+        assert!(!verify(input.as_bytes(), &format!("{}{twin}", &signature[..42]), b"k1"));
     }
 
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

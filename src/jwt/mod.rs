@@ -411,12 +411,6 @@ pub fn verify_with<'k, C: DeserializeOwned>(
     if key.alg() != alg {
         return Err(JwtError::KeyAlgorithmMismatch { token: alg, key: key.alg() });
     }
-    let decoding_key = match (key.hmac_secret(), key.ed25519_public_bytes()) {
-        (Some(secret), _) => DecodingKey::from_secret(secret),
-        (None, Some(public)) => DecodingKey::from_ed_der(&public),
-        (None, None) => return Err(JwtError::InvalidKey("the key has no verifying half")),
-    };
-
     provider_ready()?;
     // Verify the signature over `header.payload` directly: `jsonwebtoken::decode`
     // would deserialize its full `Header` type, whose embedded `Jwk` parser alone
@@ -424,9 +418,18 @@ pub fn verify_with<'k, C: DeserializeOwned>(
     let (message, signature) = token
         .rsplit_once('.')
         .ok_or(JwtError::Malformed("expected three `.`-separated segments"))?;
-    let valid =
-        jsonwebtoken::crypto::verify(signature, message.as_bytes(), &decoding_key, alg.lib())
-            .map_err(|e| map_lib_error(&e, alg))?;
+    let valid = match (key.hmac_secret(), key.ed25519_public_bytes()) {
+        // HS256 (the key is bound to it, checked above): in the hot-path crate.
+        (Some(secret), _) => hs256::verify(message.as_bytes(), signature, secret),
+        (None, Some(public)) => jsonwebtoken::crypto::verify(
+            signature,
+            message.as_bytes(),
+            &DecodingKey::from_ed_der(&public),
+            alg.lib(),
+        )
+        .map_err(|e| map_lib_error(&e, alg))?,
+        (None, None) => return Err(JwtError::InvalidKey("the key has no verifying half")),
+    };
     if !valid {
         return Err(JwtError::BadSignature);
     }
