@@ -1,6 +1,7 @@
 // A wrapped binding with the KV namespace API that answers from memory at once:
-// every key is absent (single and bulk reads). It stands in for DENYLIST when measuring what the KV round
-// trip of the revocation check costs (the worker's own check code still runs).
+// every key is absent (single and bulk reads). It stands in for DENYLIST when
+// measuring what the KV round trip of the revocation check costs (the worker's own
+// check code still runs).
 export default function () {
   return {
     async get(key) {
