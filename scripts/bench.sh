@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: builds what the benchmarks need, runs them (about 8 minutes),
+# `make bench`: builds what the benchmarks need, runs them (about 10 minutes),
 # prints one table and rewrites BENCHMARKS.md. See benches/bench.mjs for the method
 # and the BENCH_* environment variables (e.g. BENCH_ROUNDS=3 BENCH_SECONDS=2 for a
 # quicker, noisier run; BENCH_WRITE=0 to leave BENCHMARKS.md alone).
