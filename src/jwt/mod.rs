@@ -312,16 +312,7 @@ pub fn mint<C: Serialize>(claims: &C, key: &JwtKey, kid: Option<&str>) -> Result
             if claims_json.first() != Some(&b'{') {
                 return Err(not_object());
             }
-            let header = match kid {
-                None => hs256::HEADER.to_owned(),
-                Some(kid) => {
-                    serde_json::to_string(&JwsHeader { alg: Alg::HS256.name(), typ: "JWT", kid })
-                        .map_err(|e| {
-                            JwtError::Encode(format!("the header does not serialize: {e}"))
-                        })?
-                }
-            };
-            hs256::sign(&header, &claims_json, secret)
+            hs256::sign(&jws_header(Alg::HS256, kid)?, &claims_json, secret)
                 .ok_or(JwtError::InvalidKey("HMAC refused the key"))
         }
         None => {
@@ -334,25 +325,27 @@ pub fn mint<C: Serialize>(claims: &C, key: &JwtKey, kid: Option<&str>) -> Result
     }
 }
 
-/// A protected header with a key id.
-#[derive(Serialize)]
-struct JwsHeader<'a> {
-    alg: &'a str,
-    typ: &'a str,
-    kid: &'a str,
+/// The protected header `{"alg":…,"kid":…,"typ":"JWT"}`, `kid` only when given.
+fn jws_header(alg: Alg, kid: Option<&str>) -> Result<String, JwtError> {
+    #[derive(Serialize)]
+    struct JwsHeader<'a> {
+        alg: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        kid: Option<&'a str>,
+        typ: &'a str,
+    }
+    if alg == Alg::HS256 && kid.is_none() {
+        // The per-request assertion: the same bytes, without running the serializer.
+        return Ok(hs256::HEADER.to_owned());
+    }
+    serde_json::to_string(&JwsHeader { alg: alg.name(), kid, typ: "JWT" })
+        .map_err(|e| JwtError::Encode(format!("the header does not serialize: {e}")))
 }
 
 /// EdDSA compact JWS (RFC 7515 §7.1, RFC 8037 §3.1): the key pair signs the ASCII
 /// signing input `b64url(header).b64url(claims)` directly.
 fn mint_eddsa(claims: &Value, key: &JwtKey, kid: Option<&str>) -> Result<String, JwtError> {
-    let mut header = Map::new();
-    header.insert("alg".to_owned(), Value::from(Alg::EdDSA.name()));
-    header.insert("typ".to_owned(), Value::from("JWT"));
-    if let Some(kid) = kid {
-        header.insert("kid".to_owned(), Value::from(kid));
-    }
-    let header = Value::Object(header).to_string();
-    let mut token = b64::encode_url(header.as_bytes());
+    let mut token = b64::encode_url(jws_header(Alg::EdDSA, kid)?.as_bytes());
     token.push('.');
     token.push_str(&b64::encode_url(claims.to_string().as_bytes()));
     let signature = key

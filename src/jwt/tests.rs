@@ -593,3 +593,21 @@ mod prop {
         }
     }
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn protected_headers_are_one_shape_for_both_algorithms() {
+    // The HS256 shortcut is the serializer's own output for that header.
+    let eddsa = jws_header(Alg::EdDSA, None).unwrap();
+    assert_eq!(eddsa, r#"{"alg":"EdDSA","typ":"JWT"}"#);
+    assert_eq!(eddsa.replace("EdDSA", "HS256"), hs256::HEADER);
+    assert_eq!(jws_header(Alg::HS256, None).unwrap(), hs256::HEADER);
+    assert_eq!(
+        jws_header(Alg::HS256, Some("k\"1")).unwrap(),
+        r#"{"alg":"HS256","kid":"k\"1","typ":"JWT"}"#
+    );
+    assert_eq!(
+        jws_header(Alg::EdDSA, Some("k7")).unwrap(),
+        r#"{"alg":"EdDSA","kid":"k7","typ":"JWT"}"#
+    );
+}
