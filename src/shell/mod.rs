@@ -38,32 +38,22 @@ export function headersText(h) {
   }
   return s;
 }
-function headersFrom(s) {
-  const h = new Headers();
-  const p = s.split("\n");
-  for (let i = 0; i + 1 < p.length; i += 2) h.append(p[i], p[i + 1]);
-  return h;
-}
-export function fetchManual(url, method, headers, body) {
-  const init = { method, headers: typeof headers === "string" ? headersFrom(headers) : headers, redirect: "manual" };
-  if (body != null) init.body = body;
-  return fetch(url, init);
-}
-export function respond(body, status, headers) {
-  return new Response(body, { status, headers: typeof headers === "string" ? headersFrom(headers) : headers });
-}
-export function pass(origin, headers) {
-  return new Response(origin.body, {
-    status: origin.status,
-    statusText: origin.statusText,
-    headers: typeof headers === "string" ? headersFrom(headers) : headers,
-  });
-}
 function edit(h, replaced, values) {
   if (replaced) for (const n of replaced.split("\n")) h.delete(n);
   const p = values.split("\n");
   for (let i = 0; i + 1 < p.length; i += 2) h.append(p[i], p[i + 1]);
   return h;
+}
+export function fetchManual(url, method, headers, body) {
+  const init = { method, headers, redirect: "manual" };
+  if (body != null) init.body = body;
+  return fetch(url, init);
+}
+export function respond(body, status, headers) {
+  return new Response(body, { status, headers: typeof headers === "string" ? edit(new Headers(), "", headers) : headers });
+}
+export function pass(origin, headers) {
+  return new Response(origin.body, { status: origin.status, statusText: origin.statusText, headers });
 }
 export function fetchEdited(url, req, replaced, values) {
   const init = { method: req.method, headers: edit(new Headers(req.headers), replaced, values), redirect: "manual" };
@@ -86,21 +76,26 @@ extern "C" {
     /// `name\nvalue\n…` of a `Headers`, or `None` if an entry cannot be written so.
     #[wasm_bindgen(js_name = headersText)]
     fn headers_text(h: &web_sys::Headers) -> Option<String>;
-    /// `fetch(url, {method, headers, body, redirect: "manual"})`; `headers` is a
-    /// `Headers` or a `name\nvalue\n…` string.
+    /// `fetch(url, {method, headers, body, redirect: "manual"})` (the path for header
+    /// lists that cannot cross as text).
     #[wasm_bindgen(catch, js_name = fetchManual)]
     fn fetch_manual(
         url: &str,
         method: &str,
-        headers: &JsValue,
+        headers: &web_sys::Headers,
         body: Option<web_sys::ReadableStream>,
     ) -> Result<js_sys::Promise, JsValue>;
-    /// `new Response(body, {status, headers})`.
+    /// `new Response(body, {status, headers})`; `headers` is a `Headers` or a
+    /// `name\nvalue\n…` string.
     #[wasm_bindgen(catch)]
     fn respond(body: &[u8], status: u16, headers: &JsValue) -> Result<web_sys::Response, JsValue>;
-    /// `new Response(origin.body, {status, statusText, headers})` of the origin's answer.
+    /// `new Response(origin.body, {status, statusText, headers})` of the origin's answer
+    /// (the path for header lists that cannot cross as text).
     #[wasm_bindgen(catch)]
-    fn pass(origin: &web_sys::Response, headers: &JsValue) -> Result<web_sys::Response, JsValue>;
+    fn pass(
+        origin: &web_sys::Response,
+        headers: &web_sys::Headers,
+    ) -> Result<web_sys::Response, JsValue>;
     /// `fetch(url, {method, headers, body, redirect: "manual"})` with `req`'s method,
     /// body and headers, the headers edited: each name in `replaced` (`\n`-separated)
     /// deleted, then each `name\nvalue\n` pair of `values` appended.
@@ -324,18 +319,25 @@ fn headers_from_js_iter(js: &web_sys::Headers) -> Headers {
 /// `Headers` built entry by entry when an entry holds `\n` (which `append` refuses,
 /// as it did before).
 fn headers_arg(headers: &Headers) -> Result<JsValue, JsValue> {
-    if headers.iter().any(|(n, v)| n.contains('\n') || v.contains('\n')) {
-        return headers_to_js(headers).map(JsValue::from);
+    match pairs_text(headers.iter()) {
+        Some(text) => Ok(JsValue::from_str(&text)),
+        None => headers_to_js(headers).map(JsValue::from),
     }
-    let len = headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
-    let mut text = String::with_capacity(len);
-    for (name, value) in headers.iter() {
+}
+
+/// `name\nvalue\n…` of `pairs`, or `None` when a name or value holds `\n`.
+fn pairs_text<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<String> {
+    let mut text = String::new();
+    for (name, value) in pairs {
+        if name.contains('\n') || value.contains('\n') {
+            return None;
+        }
         text.push_str(name);
         text.push('\n');
         text.push_str(value);
         text.push('\n');
     }
-    Ok(JsValue::from_str(&text))
+    Some(text)
 }
 
 fn headers_to_js(headers: &Headers) -> Result<web_sys::Headers, JsValue> {
@@ -360,22 +362,10 @@ fn log_all(lines: &[String]) {
 /// when an entry holds `\n` (then the callers send the whole list entry by entry, so
 /// that the runtime refuses the invalid header as it would have).
 fn changes_text(changes: &HeaderChanges<'_>) -> Option<(String, String)> {
-    let bad = |t: &str| t.contains('\n');
-    if changes.replaced.iter().any(|n| bad(n))
-        || changes.values.iter().any(|(n, v)| bad(n) || bad(v))
-    {
+    if changes.replaced.iter().any(|n| n.contains('\n')) {
         return None;
     }
-    let replaced = changes.replaced.join("\n");
-    let mut values =
-        String::with_capacity(changes.values.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
-    for (name, value) in &changes.values {
-        values.push_str(name);
-        values.push('\n');
-        values.push_str(value);
-        values.push('\n');
-    }
-    Some((replaced, values))
+    Some((changes.replaced.join("\n"), pairs_text(changes.values.iter().copied())?))
 }
 
 /// Sends the request upstream with its original body, without following redirects.
@@ -388,7 +378,7 @@ async fn fetch_origin(
 ) -> Result<web_sys::Response, JsValue> {
     let promise = match changes_text(&headers.changes_from(original)) {
         Some((replaced, values)) => fetch_edited(url, req, &replaced, &values)?,
-        None => fetch_manual(url, &req.method(), &headers_to_js(headers)?.into(), req.body())?,
+        None => fetch_manual(url, &req.method(), &headers_to_js(headers)?, req.body())?,
     };
     JsFuture::from(promise).await?.dyn_into()
 }
@@ -402,7 +392,7 @@ fn pass_origin(
 ) -> Result<web_sys::Response, JsValue> {
     match changes_text(&headers.changes_from(original)) {
         Some((replaced, values)) => pass_edited(origin, &replaced, &values),
-        None => pass(origin, &headers_to_js(headers)?.into()),
+        None => pass(origin, &headers_to_js(headers)?),
     }
 }
 
