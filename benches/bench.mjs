@@ -785,13 +785,13 @@ function machine() {
     .map(([k, val]) => `${k}=${val}`)
     .join(" ");
   let rev = v("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]);
-  if (v("git", ["-C", ROOT, "status", "--porcelain", "--untracked-files=no"]) !== "unknown") {
-    try {
-      const dirty = execFileSync("git", ["-C", ROOT, "status", "--porcelain", "--untracked-files=no"]).toString().trim();
-      if (dirty) rev += " + uncommitted changes";
-    } catch {
-      // not a git checkout
-    }
+  try {
+    const dirty = execFileSync("git", ["-C", ROOT, "status", "--porcelain", "--untracked-files=no"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    if (dirty.toString().trim()) rev += " + uncommitted changes";
+  } catch {
+    // not a git checkout
   }
   return [
     `command: \`${benchEnv ? `${benchEnv} ` : ""}make bench\` at git ${rev}`,

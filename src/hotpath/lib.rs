@@ -1,7 +1,7 @@
 //! The per-request hot path of edge-session: the key ring, the sealed envelope, the
-//! session claims and the HS256 assertion signature. A separate crate only so that it is compiled at opt-level 3
-//! while the rest of the worker is built for size (see `Cargo.toml` here); use it
-//! through `edge_session`, which re-exports these modules unchanged.
+//! session claims and HS256 signatures. A separate crate only so that it is compiled
+//! at opt-level 3 while the rest of the worker is built for size (see `Cargo.toml`
+//! here); use it through `edge_session`, which re-exports these modules unchanged.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
