@@ -2,6 +2,8 @@
 // module-worker entry: `{ fetch(request, env, ctx) }` calling the wasm export
 // directly, instead of a WorkerEntrypoint class behind two Proxies that workerd
 // constructs on every request (measured in `make bench`: "thin JS entry" row).
+// The export answers a Response, or a promise of one (src/shell/drive.rs); the entry
+// passes either on.
 //
 // worker-build's panic recovery is kept: before each request the same
 // check-and-reinitialize function runs, and a failed request goes through the same
@@ -68,7 +70,8 @@ if (keep) {
 }
 const entry =
   `${MARK}var __edgeSessionEntry={fetch(r,e,c){${check}();` +
-  `try{return ${raw}(r,e,c).catch(x=>{${critical}(x);throw x})}catch(x){${critical}(x);throw x}}};`;
+  `try{const p=${raw}(r,e,c);return p instanceof Promise?p.catch(x=>{${critical}(x);throw x}):p}` +
+  `catch(x){${critical}(x);throw x}}};`;
 const list = names.map((n) => (n === dflt[0] ? "__edgeSessionEntry as default" : n)).join(",");
 js = js.slice(0, exp.index) + entry + `export{${list}};\n`;
 writeFileSync(file, js);

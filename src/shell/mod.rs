@@ -13,8 +13,7 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::{self, JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
-use worker::{console_error, console_log, event, js_sys, web_sys, Context, Env};
+use worker::{console_error, console_log, js_sys, web_sys, Env};
 
 use crate::assets::{self, AssetCache, AssetConfig, Outcome};
 use crate::config::Config;
@@ -22,7 +21,10 @@ use crate::gateway::{Entropy, EntropyError, Finish, Gateway, Step};
 use crate::http::{HeaderChanges, Headers, RequestHead, Response};
 use crate::store::{KvStore, ListedKey, StoreError, Tiered, MIN_TTL};
 
+mod drive;
 mod durable;
+
+use drive::Io;
 
 // Hot-path glue in JavaScript: one wasm↔JS crossing per header list, fetch or
 // response instead of one per header, property or init field (each crossing costs
@@ -204,7 +206,7 @@ impl KvStore for Kv<'_> {
         let ns = self.namespace("get", key)?;
         let err =
             |e: JsValue| StoreError::new("get", key, worker::kv::KvError::from(e).to_string());
-        let value = JsFuture::from(kv_get_bytes(&ns, key).map_err(err)?).await.map_err(err)?;
+        let value = Io::new(kv_get_bytes(&ns, key).map_err(err)?).await.map_err(err)?;
         match value.dyn_into::<js_sys::ArrayBuffer>() {
             Ok(buffer) => Ok(Some(js_sys::Uint8Array::new(&buffer).to_vec())),
             Err(_) => Ok(None),
@@ -218,7 +220,7 @@ impl KvStore for Kv<'_> {
         let [a, b] = keys;
         let ns = self.namespace("get", a)?;
         let err = |e: JsValue| StoreError::new("get", a, worker::kv::KvError::from(e).to_string());
-        let pair = JsFuture::from(kv_get_pair(&ns, a, b).map_err(err)?).await.map_err(err)?;
+        let pair = Io::new(kv_get_pair(&ns, a, b).map_err(err)?).await.map_err(err)?;
         let value = |i: u32| {
             let v = js_sys::Reflect::get_u32(&pair, i).map_err(err)?;
             if v.is_null() || v.is_undefined() {
@@ -380,7 +382,7 @@ async fn fetch_origin(
         Some((replaced, values)) => fetch_edited(url, req, &replaced, &values)?,
         None => fetch_manual(url, &req.method(), &headers_to_js(headers)?, req.body())?,
     };
-    JsFuture::from(promise).await?.dyn_into()
+    Io::new(promise).await?.dyn_into()
 }
 
 /// The origin's response with the core's header changes (status, body and the
@@ -475,11 +477,23 @@ fn js_error(e: &JsValue) -> String {
         .unwrap_or_else(|| "unknown error".to_owned())
 }
 
-#[event(fetch)]
-async fn fetch(
-    req: web_sys::Request,
-    env: Env,
-    _ctx: Context,
-) -> worker::Result<web_sys::Response> {
-    serve(req, env).await.map_err(|e| worker::Error::RustError(js_error(&e)))
+/// The Worker's `fetch` handler (what worker-build's entry and the thin entry of
+/// `scripts/thin-entry.mjs` call): a `Response`, or a promise of one, run by
+/// [`drive::run`] instead of `#[event(fetch)]`'s `wasm-bindgen-futures` executor. As
+/// with `#[event(fetch)]`, a failure the shell could not turn into an answer itself
+/// is logged and answered with a 500.
+#[wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
+    drive::run(async move {
+        match serve(req, env).await {
+            Ok(resp) => resp.into(),
+            Err(e) => {
+                let e = js_error(&e);
+                console_error!("edge-session: {e}");
+                let resp =
+                    Response::error(500, "internal_error", "the worker failed on this request");
+                to_js(resp).map_or_else(|e| e, JsValue::from)
+            }
+        }
+    })
 }

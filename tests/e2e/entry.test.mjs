@@ -18,7 +18,9 @@ const BUNDLE = [
   'var h={criticalError:!1,resets:0,calls:[]};',
   'function $(){h.criticalError&&(console.log("Reinitializing Wasm application"),h.resets++,h.criticalError=!1)}',
   'function H(r){r instanceof WebAssembly.RuntimeError&&(h.criticalError=!0)}',
-  'function ft(t,e,n){h.calls.push([t,e,n]);return t==="trap"?Promise.reject(new WebAssembly.RuntimeError("unreachable")):t==="throw"?Promise.reject(new Error("plain")):Promise.resolve("ok:"+t)}',
+  // Like the wasm export: an answer at once, or a promise of one; a trap can come
+  // either way (in the first poll or after an await).
+  'function ft(t,e,n){h.calls.push([t,e,n]);if(t==="trap now")throw new WebAssembly.RuntimeError("unreachable");if(t.startsWith("now"))return"ok:"+t;return t==="trap"?Promise.reject(new WebAssembly.RuntimeError("unreachable")):t==="throw"?Promise.reject(new Error("plain")):Promise.resolve("ok:"+t)}',
   'var L=class{};L.prototype.fetch=function(t){return ft.call(this,t,this.env,this.ctx)};',
   'var Lt=new Proxy(L,{}),qt=class{};export{qt as Revocations,h as state,Lt as default};',
 ].join('');
@@ -51,6 +53,7 @@ test('requests reach the wasm export; a trap is flagged and the next request rei
   assert.equal(typeof mod.Revocations, 'function');
   assert.equal(await entry.fetch('a', 'env', 'ctx'), 'ok:a');
   assert.deepEqual(state.calls.at(-1), ['a', 'env', 'ctx']);
+  assert.equal(entry.fetch('now', 'env', 'ctx'), 'ok:now', 'an answer at once is passed on as is');
 
   await assert.rejects(entry.fetch('throw', 'env', 'ctx'), /plain/);
   assert.equal(state.criticalError, false, 'an ordinary error is not a trap');
@@ -66,6 +69,16 @@ test('requests reach the wasm export; a trap is flagged and the next request rei
   }
   assert.equal(state.resets, 1, 'the next request reinitialized first');
   assert.equal(state.criticalError, false);
+
+  assert.throws(() => entry.fetch('trap now', 'env', 'ctx'), WebAssembly.RuntimeError);
+  assert.equal(state.criticalError, true, 'a trap before the first await is flagged too');
+  console.log = () => {};
+  try {
+    assert.equal(entry.fetch('now b', 'env', 'ctx'), 'ok:now b');
+  } finally {
+    console.log = log;
+  }
+  assert.equal(state.resets, 2);
 });
 
 test('patching twice changes nothing', () => {
