@@ -273,6 +273,14 @@ async function prepare() {
   } else {
     report.note(`no ${wbEntry} (scripts/build-worker.sh writes it): the entry comparison is skipped`);
   }
+  // The same worker built with the `bench-wbg-executor` feature (scripts/bench.sh):
+  // requests run on wasm-bindgen-futures' executor, as under `#[event(fetch)]`.
+  const wbgDir = join(OUT, "wbg-executor");
+  if (existsSync(join(wbgDir, "index.js")) && existsSync(join(wbgDir, "index_bg.wasm"))) {
+    fx.wbgDir = wbgDir;
+  } else {
+    report.note(`no ${wbgDir} (scripts/bench.sh builds it): the executor comparison is skipped`);
+  }
 
   log("keys, cookies, site, local KV (edge-session keygen/seal/assets publish)");
   fx.keys = await setup.keygen(CLI);
@@ -354,6 +362,7 @@ async function prepare() {
     edgescale: PORT + 7,
     peermem: PORT + 8,
     ...(fx.wbDir ? { edgewb: PORT + 9 } : {}),
+    ...(fx.wbgDir ? { edgewbg: PORT + 10 } : {}),
   };
   fx.mfOptions = (only) => {
     const all = [
@@ -372,6 +381,17 @@ async function prepare() {
               { ...edgeVars, DENYLIST_BINDING: "DENYLIST_MEM" },
               { wrappedBindings: { DENYLIST_MEM: "memkv" } },
               fx.wbDir,
+            ),
+          ]
+        : []),
+      ...(fx.wbgDir
+        ? [
+            edgeWorker(
+              "edgewbg",
+              fx.workers.edgewbg,
+              { ...edgeVars, DENYLIST_BINDING: "DENYLIST_MEM" },
+              { wrappedBindings: { DENYLIST_MEM: "memkv" } },
+              fx.wbgDir,
             ),
           ]
         : []),
@@ -458,6 +478,7 @@ async function sanity() {
     ["edgemem", c],
     ["peer", { cookie: cookieOf(fx.peerCookie) }],
     ["peermem", { cookie: cookieOf(fx.peerCookie) }],
+    ...(fx.wbgDir ? [["edgewbg", c]] : []),
   ]) {
     const r = await get(fx.workers[name], "/api/public", headers);
     expect(r.status === 200 && r.body.includes('"anonymous":false'), `${name} cookie request: ${r.status} ${r.body.slice(0, 200)}`);
@@ -634,6 +655,7 @@ async function section4e2e() {
     peermem: ["peermem", "/api/public", pc],
     passthrough: ["passthrough", "/api/public", ec],
     ...(fx.wbDir ? { edgewb: ["edgewb", "/api/public", ec] } : {}),
+    ...(fx.wbgDir ? { edgewbg: ["edgewbg", "/api/public", ec] } : {}),
   }, SECONDS, E2E_ROUNDS);
   e2eRows(section, "cookie request end to end, denylist in local KV: edge-session vs Hono+jose peer", "edge-session", r.edge, "Hono+jose", r.peer, {
     rps: "e2e req/s ≥ the Hono+jose peer's (local KV)",
@@ -649,6 +671,11 @@ async function section4e2e() {
     const label = "cookie request (denylist in memory), same wasm: thin JS entry vs worker-build's entry (class + Proxies per request)";
     report.pair(section, `${label}: req/s`, "thin", pick(r.edgemem, "rps"), "worker-build", pick(r.edgewb, "rps"), { digits: 0 });
     report.pair(section, `${label}: CPU µs/req`, "thin", pick(r.edgemem, "cpuUsPerReq"), "worker-build", pick(r.edgewb, "cpuUsPerReq"), { digits: 0 });
+  }
+  if (r.edgewbg) {
+    const label = "cookie request (denylist in memory), same sources: JS-driven task (src/shell/drive.rs) vs wasm-bindgen-futures' executor (#[event(fetch)])";
+    report.pair(section, `${label}: req/s`, "driven", pick(r.edgemem, "rps"), "wasm-bindgen-futures", pick(r.edgewbg, "rps"), { digits: 0 });
+    report.pair(section, `${label}: CPU µs/req`, "driven", pick(r.edgemem, "cpuUsPerReq"), "wasm-bindgen-futures", pick(r.edgewbg, "cpuUsPerReq"), { digits: 0 });
   }
 
   log(`#5 end to end by session size: ${ROUNDS} rounds × 4 sizes`);
@@ -886,6 +913,10 @@ ${report.budgetList()}
   and with the in-memory denylist binding (the workers' own cost). The budgets
   are checked for both. The entry rows run the same wasm behind worker-build's own
   entry (kept by \`scripts/build-worker.sh\` under \`target/worker-build-entry/\`).
+  The executor rows run the same sources built with the \`bench-wbg-executor\`
+  feature (\`scripts/build-worker.sh --features=… --out=…\`): each request on
+  wasm-bindgen-futures' executor, as under \`#[event(fetch)]\`, instead of the
+  JS-driven task of \`src/shell/drive.rs\`; same thin entry.
 - **#2**: \`native-ops\` and \`wasm-node.mjs\` run the same \`benches/ops\` loops natively
   and as wasm under node (the wasm-bindgen \`--target web\` glue workerd also loads), one process per sample,
   pinned to CPU ${SERVER_CPU}.

@@ -63,6 +63,8 @@ fi
 if [ -z "${BENCH_WORKER_DIR:-}" ]; then
   [ -f scripts/build-worker.sh ] || die "scripts/build-worker.sh is missing; set BENCH_WORKER_DIR to a worker build (index.js + index_bg.wasm)"
   bash scripts/build-worker.sh
+  # The same worker on wasm-bindgen-futures' executor, for the driver rows.
+  bash scripts/build-worker.sh --features=bench-wbg-executor --out="$OUT/wbg-executor"
 fi
 
 say "building the native binaries (edge-session, demo-origin) and benches/ops"

@@ -6,6 +6,12 @@
 # Does nothing when build/ is newer than src/, Cargo.toml, Cargo.lock and that script.
 #
 #   scripts/build-worker.sh [--force]
+#   scripts/build-worker.sh --features=LIST --out=DIR
+#
+# The second form is for `make bench`: the same worker with cargo features LIST (e.g.
+# bench-wbg-executor), built from a copy of the sources under DIR (worker-build
+# writes beside the crate) and left as DIR/index.js + DIR/index_bg.wasm; build/ is
+# not touched.
 #
 # Env: EDGE_SESSION_SKIP_BUILD=1 makes it a no-op (the dev server and tests set
 # it after building once, so wrangler's [build] step does not rebuild).
@@ -14,12 +20,19 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 force=0
+features=""
+out=""
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
-    *) die "unknown argument \`$arg\` (expected --force)" ;;
+    --features=*) features="${arg#--features=}" ;;
+    --out=*) out="${arg#--out=}" ;;
+    *) die "unknown argument \`$arg\` (expected --force, or --features=LIST --out=DIR)" ;;
   esac
 done
+if [ -n "$features$out" ] && { [ -z "$features" ] || [ -z "$out" ]; }; then
+  die "--features and --out go together"
+fi
 
 if [ "${EDGE_SESSION_SKIP_BUILD:-}" = 1 ]; then
   exit 0
@@ -41,7 +54,7 @@ report_size() {
   fi
 }
 
-if [ "$force" = 0 ] && [ -f "$stamp" ] && [ -f "$wasm" ] && [ -f build/index.js ] &&
+if [ -z "$out" ] && [ "$force" = 0 ] && [ -f "$stamp" ] && [ -f "$wasm" ] && [ -f build/index.js ] &&
   [ -z "$(find "${inputs[@]}" -newer "$stamp" -print -quit)" ]; then
   ok "worker build is up to date (build/)"
   report_size
@@ -60,6 +73,21 @@ export WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen"
 have wasm-bindgen && WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
 export ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
 export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
+
+if [ -n "$out" ]; then
+  say "building the worker with features $features into $out"
+  case "$out" in /*) ;; *) out="$ROOT/$out" ;; esac
+  rm -rf "$out"
+  mkdir -p "$out/crate"
+  cp -R Cargo.toml Cargo.lock src "$out/crate/"
+  (cd "$out/crate" && worker-build --release . --features "$features") ||
+    die "worker-build failed for the variant (see the output above)"
+  node scripts/thin-entry.mjs "$out/crate/build/index.js" ||
+    die "could not install the thin JS entry into the variant (see above)"
+  cp "$out/crate/build/index.js" "$out/crate/build/index_bg.wasm" "$out/"
+  ok "variant built: $out"
+  exit 0
+fi
 
 say "building the worker (worker-build $WORKER_BUILD_VERSION --release)"
 t=$(now)

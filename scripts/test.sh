@@ -67,6 +67,8 @@ if [ "$only_e2e" = 0 ]; then
   step "cargo fmt --check" cargo fmt --all --check
   step "clippy (native, all targets)" cargo clippy --workspace --all-targets -- -D warnings
   step "clippy (wasm32 lib)" cargo clippy --workspace --lib --target wasm32-unknown-unknown -- -D warnings
+  step "clippy (wasm32 lib, make bench's executor variant)" cargo clippy --lib \
+    --target wasm32-unknown-unknown --features bench-wbg-executor -- -D warnings
   step "unit + integration tests (native)" cargo test --workspace
   step "unit tests (wasm32, Node)" wasm_tests
 fi

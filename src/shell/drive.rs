@@ -23,6 +23,9 @@
 //! An `Io` polled outside a driven task (a Durable Object, a test) falls back to a
 //! `JsFuture`, so it works under any executor.
 
+// `make bench`'s comparison build runs requests on wasm-bindgen-futures instead.
+#![cfg_attr(feature = "bench-wbg-executor", allow(dead_code))]
+
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
