@@ -224,9 +224,7 @@ impl Task {
             }
         }
     }
-}
 
-impl Task {
     /// Unregisters the task: from now on its waker does nothing.
     fn forget(&self) {
         TASKS.with(|t| t.borrow_mut().retain(|(id, _)| *id != self.id));

@@ -27,11 +27,15 @@ let port;
 /**
  * One request with exactly the given headers (fetch would force
  * `Sec-Fetch-Mode: cors` and normalise the path), body as a Buffer, headers as
- * a `Headers` (so `getSetCookie()` works).
+ * a `Headers` (so `getSetCookie()` works). Each on its own connection: node's
+ * default agent keeps sockets alive, and a request written to a kept-alive socket
+ * just as the dev server closes it for idleness fails with "socket hang up" (seen
+ * once, on the first request after a slow `assets promote`, in a fresh-clone run).
  */
 function req(target, { method = 'GET', headers = {}, to = port } = {}) {
   return new Promise((resolve, reject) => {
-    const r = http.request({ host: '127.0.0.1', port: to, path: target, method, headers }, (res) => {
+    const opts = { host: '127.0.0.1', port: to, path: target, method, headers, agent: false };
+    const r = http.request(opts, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
