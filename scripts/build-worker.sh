@@ -77,7 +77,9 @@ export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
 if [ -n "$out" ]; then
   say "building the worker with features $features into $out"
   case "$out" in /*) ;; *) out="$ROOT/$out" ;; esac
-  rm -rf "$out"
+  # Only what this step writes is replaced: --out may name any directory.
+  rm -rf "$out/crate"
+  rm -f "$out/index.js" "$out/index_bg.wasm"
   mkdir -p "$out/crate"
   cp -R Cargo.toml Cargo.lock src "$out/crate/"
   (cd "$out/crate" && worker-build --release . --features "$features") ||

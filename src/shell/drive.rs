@@ -6,7 +6,7 @@
 //! `future_to_promise` with two more, and every wake-up goes through the runtime's
 //! `queueMicrotask`, which workerd wraps in a C++ callback. In workerd's profiles of a
 //! cookie request those were the largest part of the worker's own JavaScript time
-//! (BENCHMARKS.md, "driver" rows).
+//! (BENCHMARKS.md: the "JS-driven task vs wasm-bindgen-futures' executor" rows).
 //!
 //! How: [`run`] polls the future once. If it finished, its value is the answer. If
 //! it waits, the promises it waits on go to a small JS loop (`drive`), which awaits
@@ -18,7 +18,8 @@
 //! `JsFuture`s) subscribes as usual and wakes the task through its [`Waker`]; a task
 //! that waits on nothing but wake-ups hands JS a promise the waker resolves. The
 //! futures here only ever `join` (never race), so awaiting every handed-over promise
-//! before polling again loses nothing.
+//! before polling again loses nothing. A future that raced `Io`s (a `select`, a
+//! timeout) would wait for the slowest of them: change this module before adding one.
 //!
 //! An `Io` polled outside a driven task (a Durable Object, a test) falls back to a
 //! `JsFuture`, so it works under any executor.
