@@ -1,5 +1,5 @@
 //! Skew-free static assets, platform-independent: the router ([`classify`],
-//! [`serve`]), publishing ([`plan_publish`], [`commit_publish`], [`publish`]),
+//! [`serve()`]), publishing ([`plan_publish`], [`commit_publish`], [`publish()`]),
 //! rollout ([`promote`]) and garbage collection ([`plan_gc`], [`apply_gc`]), all
 //! over [`KvStore`](crate::store::KvStore). Deploys, manifests, retention and pins
 //! are in [`crate::manifest`].

@@ -2,7 +2,7 @@
 //! secrets.
 //!
 //! Every setting has a documented default (see the README's configuration table,
-//! which mirrors [`Setting`]'s docs); a value that is present but wrong is an error
+//! which mirrors the docs of [`Config`]'s fields); a value that is present but wrong is an error
 //! naming the setting, never a silent fallback. Secrets (`SESSION_KEYS`,
 //! `ORIGIN_SECRET`, `ADMIN_TOKEN`) never appear in an error message.
 

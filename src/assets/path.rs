@@ -234,7 +234,7 @@ const ASSET_EXTENSIONS: &[&str] = &[
 ];
 
 /// True when the path's extension is one of the static asset extensions (see
-/// [`ASSET_EXTENSIONS`]) or the name is content-hashed.
+/// `ASSET_EXTENSIONS`) or the name is content-hashed.
 pub fn is_asset_like(path: &str) -> bool {
     extension(path).is_some_and(|e| ASSET_EXTENSIONS.contains(&e.as_str()))
         || is_content_hashed(path)

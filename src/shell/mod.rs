@@ -5,7 +5,8 @@
 //! response head, and stream the origin's body back. The clock (`Date.now()`),
 //! randomness (Web Crypto via `getrandom`), KV and `fetch` live here and nowhere
 //! else. Configuration is parsed once per isolate. Nothing here panics: every
-//! fallible runtime call maps to an error response.
+//! fallible runtime call maps to an error response. Each request's future is run by
+//! [`drive`], with JavaScript awaiting its KV reads and origin fetch.
 
 use std::cell::RefCell;
 use std::fmt;
