@@ -163,7 +163,7 @@ impl Task {
                 for (i, slot) in slots.iter().enumerate() {
                     let outcome = match pairs {
                         Some(pairs) if ok => {
-                            let pair = Array::from(&pairs.get(i as u32));
+                            let pair: Array = pairs.get(i as u32).unchecked_into();
                             if pair.get(0).is_truthy() {
                                 Ok(pair.get(1))
                             } else {
