@@ -364,37 +364,21 @@ async function prepare() {
     ...(fx.wbDir ? { edgewb: PORT + 9 } : {}),
     ...(fx.wbgDir ? { edgewbg: PORT + 10 } : {}),
   };
+  // An edge-session worker (the build in `dir`) whose denylist is the in-memory binding.
+  const memEdge = (name, dir = WORKER_DIR) =>
+    edgeWorker(
+      name,
+      fx.workers[name],
+      { ...edgeVars, DENYLIST_BINDING: "DENYLIST_MEM" },
+      { wrappedBindings: { DENYLIST_MEM: "memkv" } },
+      dir,
+    );
   fx.mfOptions = (only) => {
     const all = [
       edgeWorker("edge", fx.workers.edge, edgeVars),
-      edgeWorker(
-        "edgemem",
-        fx.workers.edgemem,
-        { ...edgeVars, DENYLIST_BINDING: "DENYLIST_MEM" },
-        { wrappedBindings: { DENYLIST_MEM: "memkv" } },
-      ),
-      ...(fx.wbDir
-        ? [
-            edgeWorker(
-              "edgewb",
-              fx.workers.edgewb,
-              { ...edgeVars, DENYLIST_BINDING: "DENYLIST_MEM" },
-              { wrappedBindings: { DENYLIST_MEM: "memkv" } },
-              fx.wbDir,
-            ),
-          ]
-        : []),
-      ...(fx.wbgDir
-        ? [
-            edgeWorker(
-              "edgewbg",
-              fx.workers.edgewbg,
-              { ...edgeVars, DENYLIST_BINDING: "DENYLIST_MEM" },
-              { wrappedBindings: { DENYLIST_MEM: "memkv" } },
-              fx.wbgDir,
-            ),
-          ]
-        : []),
+      memEdge("edgemem"),
+      ...(fx.wbDir ? [memEdge("edgewb", fx.wbDir)] : []),
+      ...(fx.wbgDir ? [memEdge("edgewbg", fx.wbgDir)] : []),
       { name: "memkv", modules: true, scriptPath: memkv, modulesRoot: dirname(memkv) },
       {
         name: "static",
