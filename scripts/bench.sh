@@ -86,14 +86,15 @@ if [ ! -f "$OUT/ops-web/.stamp" ] || [ "$wasm" -nt "$OUT/ops-web/.stamp" ]; then
   say "wasm-bindgen benches/ops (--target web)"
   rm -rf "$OUT/ops-node" "$OUT/ops-web"
   wasm-bindgen --target web --out-dir "$OUT/ops-web" "$wasm"
-  # The same wasm-opt pass worker-build gives the worker (-O, workerd's features).
+  # The same wasm-opt pass worker-build gives the worker (-O, workerd's features, and
+  # SIMD128 as Cargo.toml's [package.metadata.wasm-pack] adds it).
   opt="$TOOLS/node_modules/.bin/wasm-opt"
   if [ -x "$opt" ]; then
     for dir in ops-web; do
       f="$OUT/$dir/edge_session_bench_ops_bg.wasm"
       "$opt" -O --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
         --enable-bulk-memory --enable-multivalue --enable-reference-types \
-        --enable-exception-handling "$f" -o "$f"
+        --enable-exception-handling --enable-simd "$f" -o "$f"
     done
   else
     say "wasm-opt not found: benches/ops wasm is not wasm-opt'ed (the worker is)"

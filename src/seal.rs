@@ -25,11 +25,10 @@
 
 use std::fmt;
 
-use chacha20poly1305::{AeadInPlace, Key, KeyInit, Tag, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
-use crate::b64;
-use crate::keyring::{KeyPurpose, KeyRing, Kid, SubKey};
+use crate::keyring::{KeyPurpose, KeyRing, Kid};
+use crate::{aead, b64};
 
 /// The envelope version written by [`seal`] and the only one [`open`] accepts.
 pub const VERSION: &str = "v1";
@@ -42,7 +41,7 @@ pub const TAG_LEN: usize = 16;
 /// Prefix of every associated-data string: domain and version, NUL-terminated.
 pub const AD_PREFIX: &[u8] = b"edge-session\0v1\0";
 
-const _: () = assert!(NONCE_LEN == 24 && TAG_LEN == 16);
+const _: () = assert!(NONCE_LEN == aead::NONCE_LEN && TAG_LEN == aead::TAG_LEN);
 
 /// Length of `v1.` plus the `.` after the kid.
 const VERSION_AND_DOTS: usize = VERSION.len() + 2;
@@ -157,10 +156,6 @@ pub fn associated_data(kid: &str, ctx: &SealContext<'_>) -> Result<Vec<u8>, Seal
     Ok(ad)
 }
 
-fn cipher(key: &SubKey) -> XChaCha20Poly1305 {
-    XChaCha20Poly1305::new(<&Key>::from(key.as_bytes()))
-}
-
 /// Unpadded base64 length of `n` bytes.
 fn encoded_len(n: usize) -> usize {
     n.saturating_mul(4).saturating_add(2) / 3
@@ -209,9 +204,7 @@ pub fn seal(
     buf.extend_from_slice(nonce);
     buf.extend_from_slice(plaintext);
     let body = buf.get_mut(NONCE_LEN..).ok_or(too_long(total))?;
-    let tag = cipher(key)
-        .encrypt_in_place_detached(<&XNonce>::from(nonce), &ad, body)
-        .map_err(|_| too_long(total))?;
+    let tag = aead::seal_in_place(key.as_bytes(), nonce, &ad, body).map_err(|_| too_long(total))?;
     buf.extend_from_slice(&tag);
 
     let mut sealed = String::with_capacity(total);
@@ -259,9 +252,11 @@ pub fn open(ring: &KeyRing, ctx: &SealContext<'_>, sealed: &str) -> Result<Opene
     let (body, tag) = rest.split_at_mut_checked(body_len).ok_or(short.clone())?;
     let tag: [u8; TAG_LEN] = (&*tag).try_into().map_err(|_| short)?;
     let ad = associated_data(kid.as_str(), ctx)?;
-    cipher(key)
-        .decrypt_in_place_detached(<&XNonce>::from(&nonce), &ad, body, <&Tag>::from(&tag))
-        .map_err(|_| SealError::Tampered)?;
+    aead::open_in_place(key.as_bytes(), &nonce, &ad, body, &tag).map_err(|e| match e {
+        aead::AeadError::Tampered => SealError::Tampered,
+        // Unreachable: `sealed` is at most MAX_SEALED_LEN bytes.
+        aead::AeadError::TooLong => SealError::TooLong { len: sealed.len(), max: MAX_SEALED_LEN },
+    })?;
 
     // Move the plaintext to the front: drop the nonce, then the tag.
     let nonce_len = NONCE_LEN.min(buf.len());

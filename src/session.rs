@@ -20,10 +20,10 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::b64;
+use crate::data::SessionData;
 use crate::keyring::{KeyRing, Kid};
 use crate::seal::{self, SealContext, SealError};
 
@@ -119,9 +119,9 @@ pub struct Claims {
     /// Per-user revocation generation. Defaults to 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub gen: u64,
-    /// Application data from the origin. Defaults to empty.
-    #[serde(rename = "d", default, skip_serializing_if = "Map::is_empty")]
-    pub data: Map<String, Value>,
+    /// Application data from the origin, a JSON object kept as text. Defaults to empty.
+    #[serde(rename = "d", default, skip_serializing_if = "SessionData::is_empty")]
+    pub data: SessionData,
 }
 
 fn is_zero(value: &u64) -> bool {
@@ -412,7 +412,7 @@ fn check_consistency(claims: &Claims) -> Result<(), String> {
 /// [`SessionError::InvalidSubject`] when `sub` breaks [`check_subject`].
 pub fn new_claims(
     sub: String,
-    data: Map<String, Value>,
+    data: SessionData,
     sid: Sid,
     policy: &SessionPolicy,
     now: u64,
@@ -535,7 +535,9 @@ pub fn open_session(
 ) -> Result<VerifiedSession, SessionError> {
     let ctx = SealContext { name: cookie_name, purpose: PURPOSE };
     let opened = seal::open(ring, &ctx, sealed)?;
-    let claims: Claims = serde_json::from_slice(&opened.plaintext)
+    let json = std::str::from_utf8(&opened.plaintext)
+        .map_err(|_| SessionError::MalformedClaims("the claims are not UTF-8".into()))?;
+    let claims: Claims = serde_json::from_str(json)
         .map_err(|err| SessionError::MalformedClaims(describe_json_error(&err)))?;
     let leeway = policy.effective_leeway();
     if claims.exp.saturating_add(leeway) < now {
@@ -555,6 +557,7 @@ pub fn open_session(
 mod tests {
     use super::*;
     use crate::keyring::Kid;
+    use serde_json::{Map, Value};
 
     const COOKIE: &str = "__Host-session";
     const NOW: u64 = 1_700_000_000;
@@ -574,7 +577,7 @@ mod tests {
     fn claims(now: u64) -> Claims {
         let mut data = Map::new();
         data.insert("role".into(), Value::from("admin"));
-        new_claims("alice".into(), data, sid(), &SessionPolicy::default(), now).unwrap()
+        new_claims("alice".into(), data.into(), sid(), &SessionPolicy::default(), now).unwrap()
     }
 
     fn seal_at(ring: &KeyRing, claims: &Claims) -> String {
@@ -668,10 +671,16 @@ mod tests {
         assert_eq!(c.sub, "alice");
         // idle_exp is capped by exp; huge values saturate instead of overflowing.
         let policy = SessionPolicy { absolute_ttl: 100, idle_ttl: 500, ..SessionPolicy::default() };
-        let c = new_claims("a".into(), Map::new(), sid(), &policy, NOW).unwrap();
+        let c = new_claims("a".into(), SessionData::empty(), sid(), &policy, NOW).unwrap();
         assert_eq!((c.exp, c.idle_exp), (NOW + 100, NOW + 100));
-        let c = new_claims("a".into(), Map::new(), sid(), &SessionPolicy::default(), u64::MAX - 5)
-            .unwrap();
+        let c = new_claims(
+            "a".into(),
+            SessionData::empty(),
+            sid(),
+            &SessionPolicy::default(),
+            u64::MAX - 5,
+        )
+        .unwrap();
         assert_eq!((c.exp, c.idle_exp), (u64::MAX, u64::MAX));
     }
 
@@ -688,9 +697,14 @@ mod tests {
         assert_eq!(check_subject("é\0"), Err(SubjectError::ControlCharacter { index: 2 }));
         assert_eq!(check_subject("a\u{7f}"), Err(SubjectError::ControlCharacter { index: 1 }));
         assert_eq!(check_subject("\u{85}"), Err(SubjectError::ControlCharacter { index: 0 }));
-        let err =
-            new_claims("bad\r\nsub".into(), Map::new(), sid(), &SessionPolicy::default(), NOW)
-                .unwrap_err();
+        let err = new_claims(
+            "bad\r\nsub".into(),
+            SessionData::empty(),
+            sid(),
+            &SessionPolicy::default(),
+            NOW,
+        )
+        .unwrap_err();
         assert_eq!(err, SessionError::InvalidSubject(SubjectError::ControlCharacter { index: 3 }));
         assert!(!err.to_string().contains("bad"), "{err}");
         // seal_claims refuses what open_session would refuse.
@@ -725,7 +739,7 @@ mod tests {
         );
         let mut with_gen = c.clone();
         with_gen.gen = 3;
-        with_gen.data.clear();
+        with_gen.data = SessionData::empty();
         let json = serde_json::to_string(&with_gen).unwrap();
         assert!(json.ends_with(r#""gen":3}"#) && !json.contains(r#""d""#), "{json}");
         assert_eq!(
@@ -980,6 +994,7 @@ mod prop {
     use super::*;
     use crate::keyring::Kid;
     use proptest::prelude::*;
+    use serde_json::{Map, Value};
 
     fn ring() -> KeyRing {
         KeyRing::from_raw(vec![(Kid::new("k").unwrap(), vec![1; 32])]).unwrap()
@@ -1026,7 +1041,7 @@ mod prop {
                 exp: idle_exp + idle_to_exp,
                 idle_exp,
                 gen,
-                data: data.into_iter().collect(),
+                data: SessionData::from_map(&data.into_iter().collect::<Map<_, _>>()),
             };
             (claims, now)
         }
@@ -1076,7 +1091,7 @@ mod prop {
                 prop_assert!(refreshed.idle_exp <= refreshed.exp);
                 prop_assert!(refreshed.auth_time <= refreshed.iat);
             }
-            let _ = new_claims("a".into(), Map::new(), claims.sid.clone(), &policy, later);
+            let _ = new_claims("a".into(), SessionData::empty(), claims.sid.clone(), &policy, later);
         }
     }
 }

@@ -342,7 +342,7 @@ mod native {
             Ok(_) => return Reply::error(400, "body must be a JSON object"),
             Err(reply) => return reply,
         };
-        let data = merge(&claims.data, patch);
+        let data = merge(&claims.data.to_map(), patch);
         let set = json!({"sub": claims.sub, "data": data});
         Reply::json(200, &json!({"ok": true, "data": data}))
             .with("Edge-Session-Set", ascii_json(&set))
@@ -357,7 +357,7 @@ mod native {
         let Some(bytes) = bytes.filter(|n| *n <= MAX_BIG) else {
             return Reply::error(400, &format!("expected ?bytes=N with N at most {MAX_BIG}"));
         };
-        let mut data = claims.data.clone();
+        let mut data = claims.data.to_map();
         data.insert("blob".into(), Value::String("x".repeat(bytes)));
         let set = json!({"sub": claims.sub, "data": data});
         Reply::json(200, &json!({"ok": true, "bytes": bytes}))

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::{Entropy, Gateway, Identity, Log, Pending, ACTION_HEADER, RESERVED_PREFIX, SET_HEADER};
 use crate::cookie::{self, SetCookie};
+use crate::data::SessionData;
 use crate::denylist;
 use crate::http::{Headers, Response};
 use crate::session::{self, Claims, Sid};
@@ -92,7 +93,7 @@ pub(super) async fn finish(
         let claims = match current {
             Some(c) if c.sub == update.sub => {
                 let mut c = session::refresh(c, &cfg.policy, now);
-                c.data = update.data;
+                c.data = SessionData::from_map(&update.data);
                 c
             }
             _ => {
@@ -100,7 +101,13 @@ pub(super) async fn finish(
                     Ok(sid) => sid,
                     Err(r) => return Finish::Replace(r),
                 };
-                match session::new_claims(update.sub, update.data, sid, &cfg.policy, now) {
+                match session::new_claims(
+                    update.sub,
+                    SessionData::from_map(&update.data),
+                    sid,
+                    &cfg.policy,
+                    now,
+                ) {
                     Ok(c) => c,
                     Err(e) => {
                         return bad_update(format!(

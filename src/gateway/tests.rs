@@ -176,7 +176,7 @@ fn login_then_requests_carry_verified_claims_and_no_session_cookie() {
     );
     let claims = assertion(&up.headers).expect("assertion present");
     assert_eq!(claims.sub, "alice");
-    assert_eq!(claims.data["name"], "alice");
+    assert_eq!(claims.data.to_map()["name"], "alice");
     assert_eq!(claims.aud, "origin");
     assert!(claims.exp <= T0 + 5 + 60);
     assert_eq!(up.headers.get("cookie"), Some("theme=dark"), "session cookie stripped upstream");
@@ -217,7 +217,7 @@ fn origin_updates_data_and_destroys() {
     let cookie2 = cookie_header(&headers);
     let (up, _, _) = r.roundtrip(&req("GET", "/api/me", &[("cookie", &cookie2)]), &[], T0 + 3);
     let c = assertion(&up.headers).unwrap();
-    assert_eq!(c.data["theme"], "dark");
+    assert_eq!(c.data.to_map()["theme"], "dark");
     let first =
         assertion(&r.forward(&req("GET", "/", &[("cookie", &cookie)]), T0 + 3).headers).unwrap();
     assert_eq!(c.sid, first.sid, "same user keeps the session id");
@@ -264,7 +264,7 @@ fn oversize_update_is_refused_and_previous_session_kept() {
     assert_eq!(set_cookies(&headers).iter().filter(|c| !c.contains("Max-Age=0")).count(), 2);
     let c =
         assertion(&r.forward(&req("GET", "/", &[("cookie", &chunked)]), T0 + 4).headers).unwrap();
-    assert_eq!(c.data["blob"].as_str().unwrap().len(), 5_000);
+    assert_eq!(c.data.to_map()["blob"].as_str().unwrap().len(), 5_000);
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

@@ -5,8 +5,14 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[path = "../aead.rs"]
+pub mod aead;
 #[path = "../b64.rs"]
 pub mod b64;
+#[path = "../chacha.rs"]
+pub mod chacha;
+#[path = "../data.rs"]
+pub mod data;
 #[path = "../hs256.rs"]
 pub mod hs256;
 #[path = "../keyring.rs"]

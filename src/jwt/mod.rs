@@ -57,6 +57,7 @@ use serde_json::{Map, Value};
 pub use key::{jwks, JwtKey, ED25519_KEY_LEN};
 use provider::provider_ready;
 
+use crate::data::SessionData;
 use crate::{b64, hs256};
 
 /// Smallest accepted HMAC key in bytes (RFC 7518 §3.2: at least the hash output size).
@@ -176,9 +177,9 @@ pub struct TokenClaims {
     /// Per-user revocation generation.
     #[serde(default)]
     pub gen: u64,
-    /// The application's session data.
+    /// The application's session data: a JSON object, kept as text.
     #[serde(default)]
-    pub data: Map<String, Value>,
+    pub data: SessionData,
     /// Token id, for bearer tokens.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub jti: Option<String>,

@@ -13,6 +13,7 @@
 //!   With a ring of `n` keys the cookie is sealed with the *last* (oldest) key, so
 //!   opening searches the whole ring: the worst case for ring size.
 
+use edge_session::data::SessionData;
 use edge_session::jwt::{self, JwtKey, TokenClaims, Validation};
 use edge_session::keyring::{format_entry, KeyRing, Kid};
 use edge_session::session::{self, Claims, SessionPolicy, Sid};
@@ -67,7 +68,7 @@ fn ring_of(kids: &[usize]) -> Result<(KeyRing, String), String> {
 /// when that is less), padded with a `data.p` string.
 fn claims_of_size(json_bytes: usize, policy: &SessionPolicy, now: u64) -> Result<Claims, String> {
     let sid = Sid::from_random([0x5a; 16]);
-    let bare = session::new_claims("bench".into(), Map::new(), sid.clone(), policy, now)
+    let bare = session::new_claims("bench".into(), SessionData::empty(), sid.clone(), policy, now)
         .map_err(|e| e.to_string())?;
     let bare_len = serde_json::to_vec(&bare).map_err(|e| e.to_string())?.len();
     // `,"d":{"p":""}` adds 13 bytes around the padding.
@@ -77,7 +78,7 @@ fn claims_of_size(json_bytes: usize, policy: &SessionPolicy, now: u64) -> Result
     }
     let mut data = Map::new();
     data.insert("p".into(), Value::from("x".repeat(pad)));
-    session::new_claims("bench".into(), data, sid, policy, now).map_err(|e| e.to_string())
+    session::new_claims("bench".into(), data.into(), sid, policy, now).map_err(|e| e.to_string())
 }
 
 impl Fixture {

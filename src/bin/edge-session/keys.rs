@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 
 use edge_session::cookie::{CookieOptions, SessionCookies};
+use edge_session::data::SessionData;
 use edge_session::keyring::{format_entry, KeyRing, Kid};
 use edge_session::session::{self, SessionPolicy, Sid};
 
@@ -167,8 +168,7 @@ fn ring(source: &KeySource) -> Result<KeyRing> {
 
 fn seal(a: SealArgs) -> Result<ExitCode> {
     let ring = ring(&a.source)?;
-    let data: serde_json::Value = serde_json::from_str(&a.data).context("--data is not JSON")?;
-    let serde_json::Value::Object(data) = data else { bail!("--data must be a JSON object") };
+    let data = SessionData::from_json(&a.data).context("--data")?;
     let day = 24 * 3600;
     let policy = SessionPolicy::new(a.ttl, a.ttl.min(day), 0.25, 60)?;
     let claims = session::new_claims(a.sub, data, Sid::from_random(random()?), &policy, now()?)?;
