@@ -31,6 +31,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::ascii::InlineAscii;
 use crate::b64;
 
 /// Smallest accepted root key, in bytes (256 bits).
@@ -50,8 +51,10 @@ const _: () = assert!(MAX_KID_LEN <= u8::MAX as usize);
 /// A key identifier: 1 to 32 characters of `A-Z a-z 0-9 _ -`.
 ///
 /// Kids are not secret: they travel in every seal and JWT header and may be logged.
+///
+/// Stored inline ([`InlineAscii`]): copying one allocates nothing.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub struct Kid(String);
+pub struct Kid(InlineAscii<MAX_KID_LEN>);
 
 impl Kid {
     /// Validates and wraps a kid.
@@ -67,19 +70,24 @@ impl Kid {
     /// assert!(Kid::new("no spaces").is_err());
     /// ```
     pub fn new(kid: &str) -> Result<Kid, KeyRingError> {
-        check_kid(kid).map_err(|problem| KeyRingError::InvalidKid { entry: None, problem })?;
-        Ok(Kid(kid.to_owned()))
+        Kid::checked(kid).map_err(|problem| KeyRingError::InvalidKid { entry: None, problem })
+    }
+
+    fn checked(kid: &str) -> Result<Kid, KidProblem> {
+        check_kid(kid)?;
+        // check_kid allows only ASCII, at most MAX_KID_LEN bytes: `new` succeeds.
+        InlineAscii::new(kid).map(Kid).ok_or(KidProblem::TooLong { len: kid.len() })
     }
 
     /// The kid as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
 impl fmt::Display for Kid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -359,9 +367,8 @@ impl KeyRing {
             let position = index.saturating_add(1);
             let (kid, key) =
                 entry.split_once(':').ok_or(KeyRingError::MissingColon { entry: position })?;
-            check_kid(kid)
+            let kid = Kid::checked(kid)
                 .map_err(|problem| KeyRingError::InvalidKid { entry: Some(position), problem })?;
-            let kid = Kid(kid.to_owned());
             if key.is_empty() {
                 return Err(KeyRingError::EmptyKey { kid });
             }

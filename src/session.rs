@@ -22,10 +22,10 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::Zeroizing;
 
-use crate::b64;
 use crate::data::SessionData;
 use crate::keyring::{KeyRing, Kid};
 use crate::seal::{self, SealContext, SealError};
+use crate::{b64, claims_json};
 
 /// The seal purpose of session cookies (bound into the associated data).
 pub const PURPOSE: &str = "session";
@@ -51,13 +51,13 @@ impl Sid {
     /// Accepts exactly 22 canonical base64url characters (what [`Sid::from_random`]
     /// produces), anything else is `None`.
     pub fn parse(text: &str) -> Option<Sid> {
-        if text.len() != SID_LEN {
-            return None;
-        }
-        match b64::decode_url(text) {
-            Some(bytes) if bytes.len() == 16 => Some(Sid(text.to_owned())),
-            _ => None,
-        }
+        let (last, head) = text.as_bytes().split_last()?;
+        // 22 characters carry 132 bits; the last one's low 4 bits must be zero, as
+        // the encoder writes them (A, Q, g or w).
+        let canonical = text.len() == SID_LEN
+            && head.iter().all(|&c| b64::url_value(c).is_some())
+            && b64::url_value(*last).is_some_and(|v| v & 0x0f == 0);
+        canonical.then(|| Sid(text.to_owned()))
     }
 
     /// The sid as text.
@@ -537,8 +537,12 @@ pub fn open_session(
     let opened = seal::open(ring, &ctx, sealed)?;
     let json = std::str::from_utf8(&opened.plaintext)
         .map_err(|_| SessionError::MalformedClaims("the claims are not UTF-8".into()))?;
-    let claims: Claims = serde_json::from_str(json)
-        .map_err(|err| SessionError::MalformedClaims(describe_json_error(&err)))?;
+    // The layout seal_claims writes is read directly; serde_json reads anything else.
+    let claims = match claims_json::read(json) {
+        Some(claims) => claims,
+        None => serde_json::from_str(json)
+            .map_err(|err| SessionError::MalformedClaims(describe_json_error(&err)))?,
+    };
     let leeway = policy.effective_leeway();
     if claims.exp.saturating_add(leeway) < now {
         return Err(SessionError::Expired);
@@ -550,7 +554,7 @@ pub fn open_session(
         return Err(SessionError::IssuedInFuture);
     }
     check_consistency(&claims).map_err(SessionError::MalformedClaims)?;
-    Ok(VerifiedSession { claims, kid: opened.kid.clone(), by_primary: opened.by_primary })
+    Ok(VerifiedSession { claims, kid: opened.kid, by_primary: opened.by_primary })
 }
 
 #[cfg(test)]

@@ -7,10 +7,14 @@
 
 #[path = "../aead.rs"]
 pub mod aead;
+#[path = "../ascii.rs"]
+pub mod ascii;
 #[path = "../b64.rs"]
 pub mod b64;
 #[path = "../chacha.rs"]
 pub mod chacha;
+#[path = "../claims_json.rs"]
+mod claims_json;
 #[path = "../data.rs"]
 pub mod data;
 #[path = "../hs256.rs"]
