@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 use super::{Alg, JwtError, MIN_KEY_LEN};
-use crate::b64;
+use crate::{b64, hs256};
 
 /// Length of an Ed25519 seed and of an Ed25519 public key, in bytes.
 pub const ED25519_KEY_LEN: usize = 32;
@@ -39,7 +39,8 @@ pub struct JwtKey(Inner);
 
 #[derive(Clone)]
 enum Inner {
-    Hmac(Vec<u8>),
+    /// The secret (for equality and zeroizing) and the prepared HMAC state.
+    Hmac(Vec<u8>, hs256::Key),
     Ed25519Pair(SigningKey),
     Ed25519Public(VerifyingKey),
 }
@@ -54,7 +55,9 @@ impl JwtKey {
         if bytes.len() < MIN_KEY_LEN {
             return Err(JwtError::WeakKey { len: bytes.len() });
         }
-        Ok(JwtKey(Inner::Hmac(bytes.to_vec())))
+        let prepared =
+            hs256::Key::new(bytes).ok_or(JwtError::InvalidKey("HMAC refused the key"))?;
+        Ok(JwtKey(Inner::Hmac(bytes.to_vec(), prepared)))
     }
 
     /// An EdDSA (Ed25519) key pair from a 32-byte secret seed (RFC 8032 §5.1.5). It
@@ -112,7 +115,7 @@ impl JwtKey {
     /// The one algorithm this key signs and verifies with.
     pub fn alg(&self) -> Alg {
         match self.0 {
-            Inner::Hmac(_) => Alg::HS256,
+            Inner::Hmac(..) => Alg::HS256,
             Inner::Ed25519Pair(_) | Inner::Ed25519Public(_) => Alg::EdDSA,
         }
     }
@@ -137,10 +140,10 @@ impl JwtKey {
         }))
     }
 
-    /// The HMAC secret, for the crypto provider.
-    pub(super) fn hmac_secret(&self) -> Option<&[u8]> {
+    /// The prepared HS256 key, if this is one.
+    pub(super) fn hs256(&self) -> Option<&hs256::Key> {
         match &self.0 {
-            Inner::Hmac(bytes) => Some(bytes),
+            Inner::Hmac(_, prepared) => Some(prepared),
             _ => None,
         }
     }
@@ -148,7 +151,7 @@ impl JwtKey {
     /// The Ed25519 public key bytes (JWK `x`).
     pub(super) fn ed25519_public_bytes(&self) -> Option<[u8; ED25519_KEY_LEN]> {
         match &self.0 {
-            Inner::Hmac(_) => None,
+            Inner::Hmac(..) => None,
             Inner::Ed25519Pair(pair) => Some(pair.verifying_key().to_bytes()),
             Inner::Ed25519Public(public) => Some(public.to_bytes()),
         }
@@ -166,7 +169,7 @@ impl JwtKey {
 impl Drop for JwtKey {
     fn drop(&mut self) {
         // `SigningKey` zeroizes itself (ed25519-dalek's `zeroize` feature).
-        if let Inner::Hmac(bytes) = &mut self.0 {
+        if let Inner::Hmac(bytes, _) = &mut self.0 {
             bytes.zeroize();
         }
     }
@@ -175,7 +178,7 @@ impl Drop for JwtKey {
 impl fmt::Debug for JwtKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Inner::Hmac(bytes) => write!(f, "JwtKey([redacted; {} bytes])", bytes.len()),
+            Inner::Hmac(bytes, _) => write!(f, "JwtKey([redacted; {} bytes])", bytes.len()),
             Inner::Ed25519Pair(pair) => write!(
                 f,
                 "JwtKey(EdDSA pair, public x={}, seed redacted)",
@@ -191,7 +194,7 @@ impl fmt::Debug for JwtKey {
 impl PartialEq for JwtKey {
     fn eq(&self, other: &Self) -> bool {
         match (&self.0, &other.0) {
-            (Inner::Hmac(a), Inner::Hmac(b)) => a.ct_eq(b).into(),
+            (Inner::Hmac(a, _), Inner::Hmac(b, _)) => a.ct_eq(b).into(),
             (Inner::Ed25519Pair(a), Inner::Ed25519Pair(b)) => {
                 a.to_bytes().ct_eq(&b.to_bytes()).into()
             }

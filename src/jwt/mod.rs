@@ -306,15 +306,14 @@ pub fn mint<C: Serialize>(claims: &C, key: &JwtKey, kid: Option<&str>) -> Result
     let not_json =
         |e: serde_json::Error| JwtError::Encode(format!("claims do not serialize to JSON: {e}"));
     let not_object = || JwtError::Encode("claims must serialize to a JSON object".into());
-    match key.hmac_secret() {
+    match key.hs256() {
         // The per-request path: claims serialized once, signed in the hot-path crate.
-        Some(secret) => {
+        Some(prepared) => {
             let claims_json = serde_json::to_vec(claims).map_err(not_json)?;
             if claims_json.first() != Some(&b'{') {
                 return Err(not_object());
             }
-            hs256::sign(&jws_header(Alg::HS256, kid)?, &claims_json, secret)
-                .ok_or(JwtError::InvalidKey("HMAC refused the key"))
+            Ok(prepared.sign(&jws_header(Alg::HS256, kid)?, &claims_json))
         }
         None => {
             let value = serde_json::to_value(claims).map_err(not_json)?;
@@ -412,9 +411,9 @@ pub fn verify_with<'k, C: DeserializeOwned>(
     let (message, signature) = token
         .rsplit_once('.')
         .ok_or(JwtError::Malformed("expected three `.`-separated segments"))?;
-    let valid = match (key.hmac_secret(), key.ed25519_public_bytes()) {
+    let valid = match (key.hs256(), key.ed25519_public_bytes()) {
         // HS256 (the key is bound to it, checked above): in the hot-path crate.
-        (Some(secret), _) => hs256::verify(message.as_bytes(), signature, secret),
+        (Some(prepared), _) => prepared.verify(message.as_bytes(), signature),
         (None, Some(public)) => jsonwebtoken::crypto::verify(
             signature,
             message.as_bytes(),
