@@ -12,7 +12,7 @@
 //!   the rest of the build does not need the feature;
 //! - elsewhere a row is a `[u32; 4]`, which LLVM vectorizes itself.
 //!
-//! Both shapes share one round function ([`permute`]). The tests check them against
+//! Both shapes share one round function (`permute`). The tests check them against
 //! the RFC's vectors and against the `chacha20` crate, natively and under wasm32.
 //!
 //! # Limits

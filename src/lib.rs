@@ -17,7 +17,7 @@
 // Compiled as their own crate at opt-level 3 (src/hotpath/Cargo.toml says why);
 // the sources are src/b64.rs, src/hs256.rs, src/keyring.rs, src/seal.rs and
 // src/session.rs.
-pub use edge_session_hotpath::{aead, b64, chacha, data, hs256, keyring, seal, session};
+pub use edge_session_hotpath::{aead, ascii, b64, chacha, data, hs256, keyring, seal, session};
 
 pub mod assets;
 pub mod config;

@@ -1,5 +1,5 @@
-//! The per-request hot path of edge-session: the key ring, the sealed envelope, the
-//! session claims and HS256 signatures. A separate crate only so that it is compiled
+//! The per-request hot path of edge-session: the key ring, the sealed envelope and its
+//! AEAD, the session claims and HS256 signatures. A separate crate only so that it is compiled
 //! at opt-level 3 while the rest of the worker is built for size (see `Cargo.toml`
 //! here); use it through `edge_session`, which re-exports these modules unchanged.
 #![warn(missing_docs)]

@@ -39,7 +39,9 @@ pub struct JwtKey(Inner);
 
 #[derive(Clone)]
 enum Inner {
-    /// The secret (for equality and zeroizing) and the prepared HMAC state.
+    /// The secret (for equality; zeroized on drop) and the prepared HMAC state (as
+    /// secret as the key; the `hmac` crate offers no zeroizing of it, and it lives as
+    /// long as the key).
     Hmac(Vec<u8>, hs256::Key),
     Ed25519Pair(SigningKey),
     Ed25519Public(VerifyingKey),
