@@ -273,7 +273,12 @@ fn key_rows(key: &KeyWords) -> (Row, Row) {
 
 /// Reads a 32-byte key as eight little-endian words.
 pub fn key_words(bytes: &[u8; 32]) -> KeyWords {
-    let mut words = [0u32; 8];
+    le_words(bytes)
+}
+
+/// The first `W` little-endian words of `bytes` (zero where `bytes` runs out).
+fn le_words<const W: usize>(bytes: &[u8]) -> [u32; W] {
+    let mut words = [0u32; W];
     for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
         let mut le = [0u8; 4];
         le.copy_from_slice(chunk);
@@ -285,22 +290,12 @@ pub fn key_words(bytes: &[u8; 32]) -> KeyWords {
 /// HChaCha20: derives XChaCha20's subkey from `key` and the first 16 nonce bytes.
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
 pub fn hchacha20(key: &KeyWords, nonce16: &[u8; 16]) -> KeyWords {
-    let n = words16(nonce16);
+    let n = le_words(nonce16);
     let (k0, k1) = key_rows(key);
     let [[a, _, _, d]] = permute([[Row::new(SIGMA), k0, k1, Row::new(n)]]);
     let [w0, w1, w2, w3] = a.words();
     let [w12, w13, w14, w15] = d.words();
     [w0, w1, w2, w3, w12, w13, w14, w15]
-}
-
-fn words16(bytes: &[u8; 16]) -> [u32; 4] {
-    let mut words = [0u32; 4];
-    for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
-        let mut le = [0u8; 4];
-        le.copy_from_slice(chunk);
-        *word = u32::from_le_bytes(le);
-    }
-    words
 }
 
 /// XORs `data` with the ChaCha20 keystream of `key` and the 96-bit `nonce` (three
@@ -388,12 +383,7 @@ mod tests {
     }
 
     fn nonce_words(n: &[u8; 12]) -> [u32; 3] {
-        let w = words16(&{
-            let mut b = [0u8; 16];
-            b[..12].copy_from_slice(n);
-            b
-        });
-        [w[0], w[1], w[2]]
+        le_words(n)
     }
 
     /// RFC 8439 §2.3.2: the block function test vector.

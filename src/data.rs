@@ -14,6 +14,7 @@
 
 use std::fmt;
 
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -21,12 +22,13 @@ use serde_json::{Map, Value};
 /// The empty object.
 const EMPTY: &str = "{}";
 
-/// The application's session data: a JSON object, kept as compact text.
+/// The application's session data: a JSON object, kept as compact text (no text at
+/// all for the empty object).
 ///
 /// Compares by text; `Debug` shows the JSON (it is the application's data, not a secret
 /// of the edge, but it may be personal: do not log it carelessly).
-#[derive(Clone)]
-pub struct SessionData(Box<RawValue>);
+#[derive(Clone, Default)]
+pub struct SessionData(Option<Box<RawValue>>);
 
 /// The text given to [`SessionData::from_json`] is not one JSON object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,12 +50,12 @@ impl SessionData {
 
     /// The data of a map, as compact JSON with sorted keys.
     pub fn from_map(map: &Map<String, Value>) -> SessionData {
-        match serde_json::value::to_raw_value(map) {
-            Ok(raw) => SessionData(raw),
-            // Unreachable: a map's keys are strings, and a `Value` holds no number
-            // that JSON cannot write.
-            Err(_) => SessionData::default(),
+        if map.is_empty() {
+            return SessionData::empty();
         }
+        // Always Ok: a map's keys are strings, and a `Value` holds no number that
+        // JSON cannot write.
+        SessionData(serde_json::value::to_raw_value(map).ok())
     }
 
     /// Parses `text`, which must be one JSON object, and writes it as
@@ -76,18 +78,18 @@ impl SessionData {
 
     /// The JSON text of the object.
     pub fn as_json(&self) -> &str {
-        self.0.get()
+        self.0.as_deref().map_or(EMPTY, RawValue::get)
     }
 
     /// The data as a map (parses the text).
     pub fn to_map(&self) -> Map<String, Value> {
         // The text is an object (invariant), so this parse does not fail.
-        serde_json::from_str(self.0.get()).unwrap_or_default()
+        serde_json::from_str(self.as_json()).unwrap_or_default()
     }
 
     /// Whether the object has no members.
     pub fn is_empty(&self) -> bool {
-        let inner = self.0.get().strip_prefix('{').and_then(|t| t.strip_suffix('}'));
+        let inner = self.as_json().strip_prefix('{').and_then(|t| t.strip_suffix('}'));
         inner.is_some_and(|t| t.trim_matches([' ', '\t', '\n', '\r']).is_empty())
     }
 }
@@ -100,16 +102,6 @@ fn kind(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
-    }
-}
-
-impl Default for SessionData {
-    fn default() -> SessionData {
-        match RawValue::from_string(EMPTY.to_owned()) {
-            Ok(raw) => SessionData(raw),
-            // Unreachable: `{}` is JSON. An empty map says the same.
-            Err(_) => SessionData::from_map(&Map::new()),
-        }
     }
 }
 
@@ -135,7 +127,10 @@ impl From<Map<String, Value>> for SessionData {
 
 impl Serialize for SessionData {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        match &self.0 {
+            Some(raw) => raw.serialize(serializer),
+            None => serializer.serialize_map(Some(0))?.end(),
+        }
     }
 }
 
@@ -146,7 +141,7 @@ impl<'de> Deserialize<'de> for SessionData {
         if !raw.get().starts_with('{') {
             return Err(serde::de::Error::custom("session data must be a JSON object"));
         }
-        Ok(SessionData(raw))
+        Ok(SessionData(Some(raw)))
     }
 }
 
@@ -167,6 +162,8 @@ mod tests {
         let parsed = SessionData::from_json(" {\"z\": 1,\n \"a\": {\"y\": [1, 2], \"b\": null}} ");
         assert_eq!(parsed, Ok(data));
         assert_eq!(SessionData::empty().as_json(), "{}");
+        assert_eq!(serde_json::to_string(&SessionData::empty()).unwrap(), "{}");
+        assert_eq!(SessionData::from_map(&Map::new()), SessionData::empty());
         assert!(SessionData::empty().is_empty() && SessionData::from_map(&Map::new()).is_empty());
         assert!(!SessionData::from_json(r#"{"a":1}"#).unwrap().is_empty());
     }
