@@ -34,7 +34,8 @@ pub enum AeadError {
     TooLong,
 }
 
-/// The per-message state: ChaCha20 under the HChaCha20 subkey, and the Poly1305 key.
+/// The per-message state: ChaCha20's key (the HChaCha20 subkey) and nonce. The
+/// Poly1305 key comes from keystream block 0 ([`Message::mac`]).
 struct Message {
     subkey: KeyWords,
     nonce: [u32; 3],

@@ -5,8 +5,8 @@
 //! # Why not the `chacha20` crate
 //! It has SIMD backends for x86 and ARM only. In wasm it computes one 32-bit word at a
 //! time, and that made the keystream the largest single cost of opening a session in
-//! workerd (BENCHMARKS.md). Here the state is four rows of four words, and a round
-//! works on whole rows:
+//! workerd (a V8 profile of the `benches/ops` loop; README, "Performance budgets").
+//! Here the state is four rows of four words, and a round works on whole rows:
 //! - on wasm32 a row is a SIMD128 `v128`. workerd, node and every current browser
 //!   engine run SIMD128. These functions carry `#[target_feature(enable = "simd128")]`;
 //!   the rest of the build does not need the feature;
