@@ -43,17 +43,11 @@ struct Message {
 
 impl Message {
     fn new(key: &[u8; KEY_LEN], nonce: &[u8; NONCE_LEN]) -> Message {
-        let (head, tail) = nonce.split_at(16);
-        let mut head16 = [0u8; 16];
-        head16.copy_from_slice(head);
+        let [n0, n1, n2, n3, n4, n5] = chacha::le_words(nonce);
         let mut key_words = chacha::key_words(key);
-        let subkey = chacha::hchacha20(&key_words, &head16);
+        let subkey = chacha::hchacha20(&key_words, [n0, n1, n2, n3]);
         key_words.zeroize();
-        let mut n1 = [0u8; 4];
-        let mut n2 = [0u8; 4];
-        n1.copy_from_slice(&tail[..4]);
-        n2.copy_from_slice(&tail[4..]);
-        Message { subkey, nonce: [0, u32::from_le_bytes(n1), u32::from_le_bytes(n2)] }
+        Message { subkey, nonce: [0, n4, n5] }
     }
 
     /// Poly1305 over `ad` and `ciphertext` as RFC 8439 §2.8 lays them out.

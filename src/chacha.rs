@@ -277,7 +277,7 @@ pub fn key_words(bytes: &[u8; 32]) -> KeyWords {
 }
 
 /// The first `W` little-endian words of `bytes` (zero where `bytes` runs out).
-fn le_words<const W: usize>(bytes: &[u8]) -> [u32; W] {
+pub(crate) fn le_words<const W: usize>(bytes: &[u8]) -> [u32; W] {
     let mut words = [0u32; W];
     for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
         let mut le = [0u8; 4];
@@ -287,12 +287,12 @@ fn le_words<const W: usize>(bytes: &[u8]) -> [u32; W] {
     words
 }
 
-/// HChaCha20: derives XChaCha20's subkey from `key` and the first 16 nonce bytes.
+/// HChaCha20: derives XChaCha20's subkey from `key` and the first 16 nonce bytes (as
+/// four little-endian words).
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
-pub fn hchacha20(key: &KeyWords, nonce16: &[u8; 16]) -> KeyWords {
-    let n = le_words(nonce16);
+pub fn hchacha20(key: &KeyWords, nonce16: [u32; 4]) -> KeyWords {
     let (k0, k1) = key_rows(key);
-    let [[a, _, _, d]] = permute([[Row::new(SIGMA), k0, k1, Row::new(n)]]);
+    let [[a, _, _, d]] = permute([[Row::new(SIGMA), k0, k1, Row::new(nonce16)]]);
     let [w0, w1, w2, w3] = a.words();
     let [w12, w13, w14, w15] = d.words();
     [w0, w1, w2, w3, w12, w13, w14, w15]
@@ -423,7 +423,7 @@ mod tests {
     fn hchacha20_vector() {
         let key: [u8; 32] = core::array::from_fn(|i| i as u8);
         let nonce: [u8; 16] = hex("000000090000004a0000000031415927").try_into().unwrap();
-        let sub = hchacha20(&key_words(&key), &nonce);
+        let sub = hchacha20(&key_words(&key), le_words(&nonce));
         let bytes: Vec<u8> = sub.iter().flat_map(|w| w.to_le_bytes()).collect();
         assert_eq!(bytes, hex("82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc"));
     }
