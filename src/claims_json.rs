@@ -178,25 +178,9 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod prop {
     use super::*;
+    use crate::session::prop::json_value;
     use proptest::prelude::*;
-    use serde_json::{Map, Value};
-
-    fn value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
-            ".{0,12}".prop_map(Value::from),
-        ];
-        leaf.prop_recursive(3, 16, 4, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-                proptest::collection::btree_map(".{0,6}", inner, 0..4)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
+    use serde_json::Map;
 
     prop_compose! {
         fn claims()(
@@ -204,7 +188,7 @@ mod prop {
             sub in ".{1,24}",
             times in any::<[u64; 4]>(),
             gen in prop_oneof![Just(0u64), any::<u64>()],
-            data in proptest::collection::btree_map(".{0,8}", value(), 0..5),
+            data in proptest::collection::btree_map(".{0,8}", json_value(), 0..5),
         ) -> Claims {
             Claims {
                 sid: Sid::from_random(sid),

@@ -994,7 +994,7 @@ mod tests {
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-mod prop {
+pub(crate) mod prop {
     use super::*;
     use crate::keyring::Kid;
     use proptest::prelude::*;
@@ -1004,12 +1004,14 @@ mod prop {
         KeyRing::from_raw(vec![(Kid::new("k").unwrap(), vec![1; 32])]).unwrap()
     }
 
-    fn json_value() -> impl Strategy<Value = Value> {
+    /// Any JSON value a session's data may hold (also used by `claims_json`'s tests).
+    pub(crate) fn json_value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::from),
             any::<i64>().prop_map(Value::from),
             any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
             ".{0,20}".prop_map(Value::from),
         ];
         leaf.prop_recursive(3, 24, 4, |inner| {
