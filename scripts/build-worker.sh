@@ -82,7 +82,11 @@ if [ -n "$out" ]; then
   rm -f "$out/index.js" "$out/index_bg.wasm"
   mkdir -p "$out/crate"
   cp -R Cargo.toml Cargo.lock src "$out/crate/"
-  (cd "$out/crate" && worker-build --release . --features "$features") ||
+  # A target directory of its own: cargo names a path package's artifacts by its
+  # path relative to the workspace, so the copy and the real sources would share
+  # them, and the copy's file list would then decide whether the main build is
+  # fresh (it missed changes to src/ after a variant build).
+  (cd "$out/crate" && CARGO_TARGET_DIR="$TARGET_DIR/variant-build" worker-build --release . --features "$features") ||
     die "worker-build failed for the variant (see the output above)"
   node scripts/thin-entry.mjs "$out/crate/build/index.js" ||
     die "could not install the thin JS entry into the variant (see above)"
