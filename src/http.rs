@@ -7,54 +7,111 @@
 //! entries (never folded: `Set-Cookie` must not be joined with commas).
 
 /// An ordered header list with lower-case names.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers(Vec<(String, String)>);
+///
+/// Every name and value is kept back to back in one buffer, so a list costs two
+/// allocations however many entries it holds (a request crosses in from JavaScript as
+/// one `name\nvalue\n…` string, which [`Headers::from_lines`] keeps as that buffer).
+/// Removing entries leaves their text behind until the list is dropped: lists live
+/// for one request.
+#[derive(Clone, Default)]
+pub struct Headers {
+    /// Names and values, back to back.
+    buf: String,
+    /// Where each entry's name and value are in `buf`, in order.
+    entries: Vec<Span>,
+}
+
+/// `buf[start..name_end]` is the name, `buf[value_start..end]` the value.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    name_end: usize,
+    value_start: usize,
+    end: usize,
+}
 
 impl Headers {
     /// An empty list.
     pub fn new() -> Self {
-        Headers(Vec::new())
+        Headers::default()
+    }
+
+    /// An empty list with room for `text` bytes of names and values in `entries`
+    /// entries.
+    pub fn with_capacity(text: usize, entries: usize) -> Self {
+        Headers { buf: String::with_capacity(text), entries: Vec::with_capacity(entries) }
+    }
+
+    /// Bytes of names and values held (what [`Headers::with_capacity`] counts).
+    pub fn text_len(&self) -> usize {
+        self.entries.iter().map(|s| s.name_end - s.start + s.end - s.value_start).sum()
+    }
+
+    /// The list written as `name\nvalue\n…` (what the shell's JavaScript sends): each
+    /// pair of lines is one entry, names lower-cased (the last value may end without
+    /// `\n`; a last name without a value is dropped). `text` becomes the list's buffer.
+    pub fn from_lines(mut text: String) -> Self {
+        let mut entries = Vec::new();
+        let mut at = 0;
+        while at < text.len() {
+            let Some(name_len) = text[at..].find('\n') else { break };
+            let value_start = at + name_len + 1;
+            let end = text[value_start..].find('\n').map_or(text.len(), |n| value_start + n);
+            text[at..at + name_len].make_ascii_lowercase();
+            entries.push(Span { start: at, name_end: at + name_len, value_start, end });
+            at = end + 1;
+        }
+        Headers { buf: text, entries }
     }
 
     /// Appends a header (the name is lower-cased).
-    pub fn append(&mut self, name: &str, value: impl Into<String>) {
-        self.0.push((name.to_ascii_lowercase(), value.into()));
+    pub fn append(&mut self, name: &str, value: impl AsRef<str>) {
+        let start = self.buf.len();
+        self.buf.push_str(name);
+        self.buf[start..].make_ascii_lowercase();
+        let name_end = self.buf.len();
+        self.buf.push_str(value.as_ref());
+        self.entries.push(Span { start, name_end, value_start: name_end, end: self.buf.len() });
     }
 
     /// Replaces every header of this name with one value.
-    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+    pub fn set(&mut self, name: &str, value: impl AsRef<str>) {
         self.remove(name);
         self.append(name, value);
     }
 
     /// The first value of `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
     /// Removes every header of this name.
     pub fn remove(&mut self, name: &str) {
-        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        let buf = &self.buf;
+        self.entries.retain(|s| !buf[s.start..s.name_end].eq_ignore_ascii_case(name));
     }
 
     /// Removes every header whose name starts with `prefix` (lower-case).
     pub fn remove_prefixed(&mut self, prefix: &str) {
-        self.0.retain(|(n, _)| !n.starts_with(prefix));
+        let buf = &self.buf;
+        self.entries.retain(|s| !buf[s.start..s.name_end].starts_with(prefix));
     }
 
     /// Iterates over `(name, value)` pairs in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.entries
+            .iter()
+            .map(|s| (&self.buf[s.start..s.name_end], &self.buf[s.value_start..s.end]))
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries.len()
     }
 
     /// True when there are no headers.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries.is_empty()
     }
 
     /// What turns `original` into `self`, name by name: every name whose values
@@ -64,23 +121,39 @@ impl Headers {
     /// instead of rebuilding the whole list.
     pub fn changes_from<'a>(&'a self, original: &'a Headers) -> HeaderChanges<'a> {
         let mut changes = HeaderChanges::default();
-        let names = self.0.iter().chain(&original.0).map(|(n, _)| n.as_str());
+        if self == original {
+            return changes;
+        }
+        let names = self.iter().chain(original.iter()).map(|(n, _)| n);
         for (i, name) in names.enumerate() {
             // First occurrence of each name only (lists are short: tens of entries).
-            let seen = self.0.iter().chain(&original.0).take(i).any(|(n, _)| n == name);
+            let seen = self.iter().chain(original.iter()).take(i).any(|(n, _)| n == name);
             if seen {
                 continue;
             }
-            let mine = self.0.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
-            let theirs = original.0.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+            let mine = self.iter().filter(|(n, _)| *n == name).map(|(_, v)| v);
+            let theirs = original.iter().filter(|(n, _)| *n == name).map(|(_, v)| v);
             if !mine.eq(theirs) {
                 changes.replaced.push(name);
-                changes.values.extend(
-                    self.0.iter().filter(|(n, _)| n == name).map(|(n, v)| (n.as_str(), v.as_str())),
-                );
+                changes.values.extend(self.iter().filter(|(n, _)| *n == name));
             }
         }
         changes
+    }
+}
+
+impl PartialEq for Headers {
+    /// Equal entries in the same order (whatever else the buffers hold).
+    fn eq(&self, other: &Headers) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -100,7 +173,7 @@ impl HeaderChanges<'_> {
     }
 }
 
-impl<N: AsRef<str>, V: Into<String>> FromIterator<(N, V)> for Headers {
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
     fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
         let mut h = Headers::new();
         for (n, v) in iter {
@@ -252,6 +325,53 @@ mod tests {
         assert!(empty.changes_from(&Headers::new()).is_empty());
         let removed_all = empty.changes_from(&a);
         assert_eq!((removed_all.replaced, removed_all.values), (vec!["x", "y"], vec![]));
+    }
+
+    /// What `from_lines` replaces: one `append` per pair of lines.
+    fn appended_pairs(text: &str) -> Headers {
+        let mut headers = Headers::new();
+        let mut parts = text.split('\n');
+        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+            headers.append(name, value);
+        }
+        headers
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn lines_become_the_same_list_as_appends() {
+        for text in [
+            "",
+            "\n",
+            "\n\n",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\nb\n",
+            "a\nb\nc",
+            "Host\nx.test\nCookie\na=1; b=2\nSet-Cookie\nx=1\nset-cookie\ny=2\n",
+            "x-\u{e9}\n\u{e9}t\u{e9}\n\n\n",
+        ] {
+            let h = Headers::from_lines(text.to_owned());
+            assert_eq!(h, appended_pairs(text), "{text:?}");
+            assert_eq!(format!("{h:?}"), format!("{:?}", appended_pairs(text)));
+        }
+        let mut h = Headers::from_lines("A\n1\nb\n2\na\n3\n".to_owned());
+        assert_eq!(h.get("a"), Some("1"));
+        h.set("A", "4");
+        h.append("c", String::from("5"));
+        assert_eq!(h.iter().collect::<Vec<_>>(), [("b", "2"), ("a", "4"), ("c", "5")]);
+        h.remove_prefixed("b");
+        assert_eq!(h.iter().collect::<Vec<_>>(), [("a", "4"), ("c", "5")]);
+        assert_eq!(h, [("a", "4"), ("C", "5")].into_iter().collect::<Headers>());
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
+        #[test]
+        fn any_lines_become_the_same_list_as_appends(text in "(([A-Za-z\u{e9}-]{0,4}|\n)){0,12}") {
+            proptest::prop_assert_eq!(Headers::from_lines(text.clone()), appended_pairs(&text));
+        }
     }
 
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

@@ -15,16 +15,17 @@
 #![forbid(unsafe_code)]
 
 // Compiled as their own crate at opt-level 3 (src/hotpath/Cargo.toml says why);
-// the sources are src/b64.rs, src/hs256.rs, src/keyring.rs, src/seal.rs and
-// src/session.rs.
-pub use edge_session_hotpath::{aead, ascii, b64, chacha, data, hs256, keyring, seal, session};
+// the sources are src/aead.rs, src/ascii.rs, src/b64.rs, src/chacha.rs, src/data.rs,
+// src/hs256.rs, src/http.rs, src/keyring.rs, src/seal.rs and src/session.rs.
+pub use edge_session_hotpath::{
+    aead, ascii, b64, chacha, data, hs256, http, keyring, seal, session,
+};
 
 pub mod assets;
 pub mod config;
 pub mod cookie;
 pub mod denylist;
 pub mod gateway;
-pub mod http;
 pub mod jwt;
 pub mod manifest;
 pub mod store;

@@ -1,7 +1,8 @@
 //! The per-request hot path of edge-session: the key ring, the sealed envelope and its
-//! AEAD, the session claims and HS256 signatures. A separate crate only so that it is compiled
-//! at opt-level 3 while the rest of the worker is built for size (see `Cargo.toml`
-//! here); use it through `edge_session`, which re-exports these modules unchanged.
+//! AEAD, the session claims, HS256 signatures and the HTTP header lists. A separate
+//! crate only so that it is compiled at opt-level 3 while the rest of the worker is
+//! built for size (see `Cargo.toml` here); use it through `edge_session`, which
+//! re-exports these modules unchanged.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,8 @@ mod claims_json;
 pub mod data;
 #[path = "../hs256.rs"]
 pub mod hs256;
+#[path = "../http.rs"]
+pub mod http;
 #[path = "../keyring.rs"]
 pub mod keyring;
 #[path = "../seal.rs"]

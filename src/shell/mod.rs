@@ -296,14 +296,7 @@ fn head_of(req: &web_sys::Request) -> RequestHead {
 /// entry by entry.
 fn headers_from_js(js: &web_sys::Headers) -> Headers {
     match headers_text(js) {
-        Some(text) => {
-            let mut headers = Headers::new();
-            let mut parts = text.split('\n');
-            while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
-                headers.append(name, value);
-            }
-            headers
-        }
+        Some(text) => Headers::from_lines(text),
         None => headers_from_js_iter(js),
     }
 }
