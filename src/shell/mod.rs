@@ -56,8 +56,12 @@ export function fetchManual(url, method, headers, body) {
   return fetch(url, init);
 }
 export function respond(body, status, headers) {
+  // A null-body status (304 above all) gets no body at all: workerd warns about an
+  // empty one on every such answer.
+  if (body.length === 0 && NULL_BODY.includes(status)) body = null;
   return new Response(body, { status, headers: typeof headers === "string" ? edit(new Headers(), "", headers) : headers });
 }
+const NULL_BODY = [101, 103, 204, 205, 304];
 export function pass(origin, headers) {
   return new Response(origin.body, { status: origin.status, statusText: origin.statusText, headers });
 }
@@ -91,8 +95,9 @@ extern "C" {
         headers: &web_sys::Headers,
         body: Option<web_sys::ReadableStream>,
     ) -> Result<js_sys::Promise, JsValue>;
-    /// `new Response(body, {status, headers})`; `headers` is a `Headers` or a
-    /// `name\nvalue\n…` string.
+    /// `new Response(body, {status, headers})`, with no body for an empty one of a
+    /// null-body status (204, 304, …); `headers` is a `Headers` or a `name\nvalue\n…`
+    /// string.
     #[wasm_bindgen(catch)]
     fn respond(body: &[u8], status: u16, headers: &JsValue) -> Result<web_sys::Response, JsValue>;
     /// `new Response(origin.body, {status, statusText, headers})` of the origin's answer
