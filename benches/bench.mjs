@@ -610,6 +610,15 @@ async function section4ops() {
       );
     }
   }
+  // The core's whole part of one cookie request (what the shell hands to wasm:
+  // headers in, authenticate, mint the assertion, header changes, finish), with the
+  // denylist in memory: the wasm share of an end-to-end request, against native.
+  log("#5 ops in workerd: the core's part of one cookie request");
+  const rq = await alternate(ROUNDS, {
+    rust: () => workerdOp("rust", "request", 200, 1),
+    native: () => nativeOp("request", 200, 1),
+  });
+  report.pair(section, "core's part of one cookie request, 200 B (headers in, open, denylist in memory, assertion minted, header changes, finish): CPU µs/op, workerd vs native", "workerd", cpuUs(rq.rust), "native", cpuUs(rq.native), { digits: 2 });
   log("#5 scaling with session size and key-ring size");
   for (const bytes of [100, 1024, 4096, 12288]) {
     const r = await alternate(ROUNDS, {
@@ -889,6 +898,11 @@ ${report.budgetList()}
   workerd. "Native" is the same Rust loop compiled for x86-64 (\`native-ops\`).
   "200 B session" means 200 bytes of claims JSON (the sealed cookie is longer).
   With a ring of N keys the cookie is sealed with the oldest key (worst case).
+  The \`request\` op is the core's whole part of one cookie request as the shell
+  runs it (the request's headers in as one string, \`Gateway::handle\` with the
+  denylist in memory, the upstream header changes, the origin's headers in,
+  \`Gateway::finish\`, the downstream changes): the wasm share of an end-to-end
+  request, without the runtime's own work.
 - **#5, end to end**: the same cookie request through edge-session, through a
   Hono + jose peer (\`benches/workers/peer.js\`: JWE cookie, the same two denylist
   keys in one bulk KV read as edge-session, the same HS256 assertion, proxy), and

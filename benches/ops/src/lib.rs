@@ -5,19 +5,28 @@
 //! Invariants:
 //! - Every loop calls the crate's public functions exactly as the worker does
 //!   ([`session::open_session`], [`session::seal_claims`], [`jwt::verify`],
-//!   [`jwt::mint`]) and counts successes, so a broken fixture shows up as a count
-//!   below `iters` instead of a fast, meaningless number.
+//!   [`jwt::mint`]; for `request`, the shell's whole core part of one cookie request:
+//!   [`Headers::from_lines`], [`Gateway::handle`], [`Gateway::finish`] and
+//!   [`Headers::changes_from`], with the denylist in memory) and counts successes, so
+//!   a broken fixture shows up as a count below `iters` instead of a fast,
+//!   meaningless number.
 //! - Time is the fixed [`NOW`]; nonces are derived from the loop counter, so runs
 //!   are deterministic. Nothing here is secret: the keys are fixed test bytes.
 //! - "Session size" is the length of the claims JSON sealed into the cookie.
 //!   With a ring of `n` keys the cookie is sealed with the *last* (oldest) key, so
 //!   opening searches the whole ring: the worst case for ring size.
 
+use edge_session::config::Config;
+use edge_session::cookie::{self, CookieOptions, SessionCookies};
 use edge_session::data::SessionData;
+use edge_session::gateway::{Entropy, EntropyError, Finish, Gateway, Log, Step};
+use edge_session::http::{Headers, RequestHead};
 use edge_session::jwt::{self, JwtKey, TokenClaims, Validation};
 use edge_session::keyring::{format_entry, KeyRing, Kid};
 use edge_session::session::{self, Claims, SessionPolicy, Sid};
+use edge_session::store::{block_on_ready, MemoryStore};
 use serde_json::{Map, Value};
+use std::cell::Cell;
 
 /// The fixed "current time" of every operation (Unix seconds).
 pub const NOW: u64 = 1_700_000_000;
@@ -29,7 +38,29 @@ pub const ISSUER: &str = "edge-session";
 pub const AUDIENCE: &str = "api";
 
 /// The operations [`Fixture::run`] knows, by name.
-pub const OPS: [&str; 5] = ["open", "seal", "seal_open", "jwt_verify", "jwt_mint"];
+pub const OPS: [&str; 6] = ["open", "seal", "seal_open", "jwt_verify", "jwt_mint", "request"];
+
+/// Session cookies allowed (`COOKIE_MAX_CHUNKS`) in the `request` op.
+const MAX_CHUNKS: usize = 8;
+
+/// The origin's answer to the `request` op, as the shell's JavaScript hands it over
+/// (`name\nvalue\n…`): the demo origin's headers for `GET /api/public`.
+const ORIGIN_HEADERS: &str = "content-length\n19\ndate\nSun, 22 Nov 2026 08:47:07 GMT\n\
+    content-type\napplication/json\nserver\ntiny-http (Rust)\nx-content-type-options\nnosniff\n";
+
+/// Counter bytes for the `request` op's entropy: deterministic, and only read when a
+/// session is refreshed or issued (not in this fixture).
+struct Counter(Cell<u8>);
+
+impl Entropy for &Counter {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError> {
+        for b in buf.iter_mut() {
+            self.0.set(self.0.get().wrapping_add(1));
+            *b = self.0.get();
+        }
+        Ok(())
+    }
+}
 
 /// A session of a given size, sealed and as a bearer token, with everything needed to
 /// open, seal, verify and mint it in a loop.
@@ -46,6 +77,11 @@ pub struct Fixture {
     token_claims: TokenClaims,
     token: String,
     validation: Validation,
+    gateway: Gateway,
+    store: MemoryStore,
+    entropy: Counter,
+    /// The request's headers as the shell's JavaScript hands them over.
+    request_headers: String,
 }
 
 fn key_bytes(index: usize) -> Vec<u8> {
@@ -127,6 +163,25 @@ impl Fixture {
         // Large sessions make long tokens: allow them (the default cap is for requests).
         let validation =
             Validation { max_token_len: 64 * 1024, ..Validation::new(ISSUER, AUDIENCE) };
+        let vars = |name: &str| match name {
+            "SESSION_KEYS" => Some(session_keys.clone()),
+            "ORIGIN_URL" => Some("http://127.0.0.1:8788".to_owned()),
+            "ORIGIN_SECRET" => Some("bench-origin-secret-of-at-least-32-bytes".to_owned()),
+            // 12 KiB of claims take 5 cookies (the default allows 4), as in `make bench`.
+            "COOKIE_MAX_CHUNKS" => Some(MAX_CHUNKS.to_string()),
+            _ => None,
+        };
+        let gateway = Gateway::new(Config::from_lookup(&vars).map_err(|e| e.to_string())?);
+        // The Cookie header a browser sends back: one cookie, or chunks past 4 KB.
+        let options = CookieOptions { max_chunks: MAX_CHUNKS, ..CookieOptions::default() };
+        let set_cookies = cookie::encode(&options, &sealed, 3600, &SessionCookies::default())
+            .map_err(|e| e.to_string())?;
+        let cookies: Vec<&str> =
+            set_cookies.iter().filter_map(|c| c.as_str().split(';').next()).collect();
+        let request_headers = format!(
+            "host\n127.0.0.1:8787\ncookie\n{}\nuser-agent\nwrk\naccept\n*/*\n",
+            cookies.join("; ")
+        );
         let fixture = Fixture {
             now,
             session_keys,
@@ -140,6 +195,10 @@ impl Fixture {
             token_claims,
             token,
             validation,
+            gateway,
+            store: MemoryStore::new(now),
+            entropy: Counter(Cell::new(0)),
+            request_headers,
         };
         for op in OPS {
             let ok = fixture.run(op, 2)?;
@@ -182,6 +241,33 @@ impl Fixture {
         session::seal_claims(&self.seal_ring, COOKIE, &self.claims, &nonce).ok()
     }
 
+    /// The core's part of one cookie request, as the shell runs it: the request's
+    /// headers in, authenticate (open + denylist) and forward (assertion minted), the
+    /// upstream header changes, the origin's headers in, finish, the downstream
+    /// changes. True when the session was accepted and both lists changed.
+    fn request_once(&self) -> bool {
+        let mut log = Log::new();
+        let mut entropy = &self.entropy;
+        let headers = Headers::from_lines(self.request_headers.clone());
+        let head = RequestHead::new("GET", "http://127.0.0.1:8787/api/public", headers);
+        let step = self.gateway.handle(&head, &self.store, &mut entropy, self.now, &mut log);
+        let Some(Step::Forward(forward)) = block_on_ready(step) else { return false };
+        let upstream = forward.headers.changes_from(&head.headers);
+        let asserted = upstream.values.iter().any(|(name, _)| *name == "edge-session");
+        let original = Headers::from_lines(ORIGIN_HEADERS.to_owned());
+        let mut headers = original.clone();
+        let finish = self.gateway.finish(
+            forward.pending,
+            &mut headers,
+            &self.store,
+            &mut entropy,
+            self.now,
+            &mut log,
+        );
+        let passed = matches!(block_on_ready(finish), Some(Finish::Pass));
+        asserted && passed && !headers.changes_from(&original).is_empty()
+    }
+
     /// Runs operation `op` (one of [`OPS`]) `iters` times; returns how many succeeded.
     ///
     /// # Errors
@@ -218,6 +304,11 @@ impl Fixture {
             "jwt_mint" => {
                 for _ in 0..iters {
                     ok += u32::from(jwt::mint(&self.token_claims, &self.jwt_key, None).is_ok());
+                }
+            }
+            "request" => {
+                for _ in 0..iters {
+                    ok += u32::from(self.request_once());
                 }
             }
             other => return Err(format!("unknown op `{other}`; expected one of {OPS:?}")),
@@ -288,6 +379,9 @@ mod tests {
         let mut f = Fixture::new(200, 4).unwrap();
         f.sealed.push('A');
         assert_eq!(f.run("open", 2).unwrap(), 0);
+        // A request whose cookie does not open is anonymous: no assertion, a failure.
+        f.request_headers = f.request_headers.replace("\nuser-agent", "A\nuser-agent");
+        assert_eq!(f.run("request", 2).unwrap(), 0);
         assert!(f.run("nope", 1).is_err());
         assert!(Fixture::new(200, 0).is_err() && Fixture::new(200, 17).is_err());
     }
