@@ -90,7 +90,14 @@ const calibrated = new Map();
 
 async function opsRequest(impl, op, bytes, ring, iters) {
   const q = `impl=${impl}&op=${op}&bytes=${bytes}&ring=${ring}&iters=${iters}`;
-  const res = await fetch(`http://127.0.0.1:${fx.workers.ops}/run?${q}`);
+  const url = `http://127.0.0.1:${fx.workers.ops}/run?${q}`;
+  // One retry on a connection error: a kept-alive connection that workerd closed
+  // just as it was reused fails before the request is sent (seen once in
+  // `make bench`); a dead workerd fails the retry too.
+  const res = await fetch(url).catch((e) => {
+    log(`ops worker: ${e.message} (${e.cause?.code ?? e.cause ?? "no cause"}); retrying once`);
+    return fetch(url);
+  });
   const body = await res.json();
   if (!res.ok || body.ok !== iters) {
     throw new Error(`ops worker ${impl} ${op}: ${JSON.stringify(body).slice(0, 400)}`);
