@@ -5,11 +5,11 @@
 //! Invariants:
 //! - Every loop calls the crate's public functions exactly as the worker does
 //!   ([`session::open_session`], [`session::seal_claims`], [`jwt::verify`],
-//!   [`jwt::mint`]; for `request`, the shell's whole core part of one cookie request:
-//!   [`Headers::from_lines`], [`Gateway::handle`], [`Gateway::finish`] and
-//!   [`Headers::changes_from`], with the denylist in memory) and counts successes, so
-//!   a broken fixture shows up as a count below `iters` instead of a fast,
-//!   meaningless number.
+//!   [`jwt::mint`]; for `request`, the core's whole part of one cookie request as the
+//!   shell runs it: [`Headers::from_lines`], [`Gateway::handle`], [`Gateway::finish`]
+//!   and [`Headers::changes_from`], with the denylist in memory) and counts
+//!   successes, so a broken fixture shows up as a count below `iters` instead of a
+//!   fast, meaningless number.
 //! - Time is the fixed [`NOW`]; nonces are derived from the loop counter, so runs
 //!   are deterministic. Nothing here is secret: the keys are fixed test bytes.
 //! - "Session size" is the length of the claims JSON sealed into the cookie.
