@@ -155,8 +155,9 @@ impl PartialEq for Headers {
 impl Eq for Headers {}
 
 impl std::fmt::Debug for Headers {
+    /// `Headers([(name, value), …])`, as when the list was a `Vec` of pairs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
+        f.debug_tuple("Headers").field(&self.iter().collect::<Vec<_>>()).finish()
     }
 }
 
@@ -358,6 +359,7 @@ mod tests {
             let h = Headers::from_lines(text.to_owned());
             assert_eq!(h, appended_pairs(text), "{text:?}");
             assert_eq!(format!("{h:?}"), format!("{:?}", appended_pairs(text)));
+            assert!(format!("{h:?}").starts_with("Headers(["), "{h:?}");
         }
         let mut h = Headers::from_lines("A\n1\nb\n2\na\n3\n".to_owned());
         assert_eq!(h.get("a"), Some("1"));
