@@ -110,12 +110,8 @@ pub fn open_in_place(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chacha::tests::hex;
     use chacha20poly1305::{AeadInPlace, XChaCha20Poly1305};
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-    }
 
     /// draft-irtf-cfrg-xchacha-03 Appendix A.3.1: the XChaCha20-Poly1305 test vector.
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

@@ -373,11 +373,13 @@ pub fn block(key: &KeyWords, nonce: [u32; 3], counter: u32) -> [u8; BLOCK_LEN] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 
-    fn hex(s: &str) -> Vec<u8> {
+    /// Bytes of a hex string, whitespace ignored (the RFC and draft vectors; also
+    /// used by `aead`'s tests).
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();
         (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
