@@ -279,13 +279,26 @@ export async function startStack({ vars = {}, secrets, originEnv = {}, origin = 
     throw err;
   }
 
-  /** Runs the pinned wrangler against this stack's local KV (e.g. `kv key get`). */
-  const wrangler = (args) =>
-    execFileP(
-      process.execPath,
-      [paths.wrangler, ...args, '--config', paths.wranglerToml, '--local', '--persist-to', persistTo],
-      { cwd: ROOT, env: { ...process.env, ...WRANGLER_ENV }, maxBuffer: 16 * 1024 * 1024 },
-    );
+  /**
+   * Runs the pinned wrangler against this stack's local KV (e.g. `kv key get`).
+   * A failed run is run once more, as the CLI does (src/bin/edge-session/wrangler_kv.rs):
+   * a local one-shot sometimes fails on its own next to `wrangler dev` (CI saw
+   * `false == true` from `kv key list`). Every use here is idempotent.
+   */
+  const wrangler = async (args) => {
+    const once = () =>
+      execFileP(
+        process.execPath,
+        [paths.wrangler, ...args, '--config', paths.wranglerToml, '--local', '--persist-to', persistTo],
+        { cwd: ROOT, env: { ...process.env, ...WRANGLER_ENV }, maxBuffer: 16 * 1024 * 1024 },
+      );
+    try {
+      return await once();
+    } catch (e) {
+      console.error(`# wrangler ${args.slice(0, 3).join(' ')} failed, running it once more: ${e.stderr ?? e}`);
+      return once();
+    }
+  };
 
   return {
     url,
