@@ -55,7 +55,8 @@ const OPS_WEB = join(OUT, "ops-web");
 // The same ES-module glue serves node (wasm-node.mjs) and workerd.
 const OPS_GLUE = join(OPS_WEB, "edge_session_bench_ops.js");
 const KIB = 1024;
-const WASM_BUDGET = 250 * KIB;
+// The issue's "250 KB", read in decimal (the stricter reading): 250 000 bytes.
+const WASM_BUDGET = 250_000;
 
 const report = new Report();
 const started = Date.now();
@@ -146,10 +147,10 @@ async function section1() {
   report.single(
     section,
     "worker wasm size (build/index_bg.wasm, gzip -9)",
-    `${num(gz / KIB)} KiB gz`,
-    `${num(wasm.length / KIB)} KiB raw`,
+    `${num(gz / 1000)} KB gz`,
+    `${num(wasm.length / 1000)} KB raw`,
     `${((gz / WASM_BUDGET) * 100).toFixed(0)}% of budget`,
-    report.budget("wasm ≤ 250 KiB gzipped", pass, `${num(gz / KIB)} KiB gzipped`),
+    report.budget("wasm ≤ 250 KB (250 000 bytes) gzipped", pass, `${gz} bytes gzipped (${num(gz / KIB)} KiB)`),
   );
 
   need(NATIVE_OPS, "scripts/bench.sh builds benches/ops");

@@ -7,11 +7,12 @@
 //! `DELETE /delete?key=`. Expired entries are invisible at once and deleted by an
 //! alarm. [`DoStore`] implements the core's `KvStore` on top of it.
 
-use worker::{
-    durable_object, wasm_bindgen, DurableObject, Env, Method, Request, RequestInit, Response, State,
-};
+use wasm_bindgen::prelude::wasm_bindgen;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::{durable_object, js_sys, DurableObject, Env, Method, Request, Response, State};
 
-use super::now;
+use super::drive::Io;
+use super::{js_error, now};
 use crate::b64;
 use crate::store::{KvStore, ListedKey, StoreError, MIN_TTL};
 
@@ -115,39 +116,67 @@ fn stored_from_js(value: wasm_bindgen::JsValue) -> Option<Stored> {
     serde_json::from_str(&json).ok()
 }
 
-/// The Durable Object as the core's [`KvStore`].
-pub(crate) struct DoStore {
-    stub: Result<worker::Stub, String>,
+// The client side in JavaScript: one crossing per call, and none of `worker`'s
+// `Request`/`RequestInit`/`Stub` machinery in the binary (it was 17 KB of the wasm).
+#[wasm_bindgen(inline_js = r#"
+export function doCall(env, binding, name, method, url, body) {
+  const ns = env[binding];
+  if (ns == null || typeof ns.idFromName !== "function") {
+    throw new Error("it is not defined (wrangler.toml: [[durable_objects.bindings]])");
+  }
+  const init = { method };
+  // A copy: the slice is a view of wasm memory, which the fetch outlives.
+  if (method === "PUT") init.body = body.slice();
+  return ns.get(ns.idFromName(name)).fetch(url, init).then(async (r) => [r.status, await r.text()]);
+}
+"#)]
+extern "C" {
+    /// `fetch(url, {method, body})` on the Durable Object named `name` of the
+    /// namespace `env[binding]`, as a promise of `[status, body text]`; the body is
+    /// sent for `PUT` only.
+    #[wasm_bindgen(catch, js_name = doCall)]
+    fn do_call(
+        env: &Env,
+        binding: &str,
+        name: &str,
+        method: &str,
+        url: &str,
+        body: &[u8],
+    ) -> Result<js_sys::Promise, JsValue>;
 }
 
-impl DoStore {
-    pub(crate) fn new(env: &Env) -> Self {
-        let stub = env
-            .durable_object(BINDING)
-            .and_then(|ns| ns.get_by_name(INSTANCE))
-            .map_err(|e| format!("Durable Object binding `{BINDING}` is not usable: {e}"));
-        DoStore { stub }
+/// The Durable Object as the core's [`KvStore`].
+pub(crate) struct DoStore<'a> {
+    env: &'a Env,
+}
+
+impl<'a> DoStore<'a> {
+    pub(crate) fn new(env: &'a Env) -> Self {
+        DoStore { env }
     }
 
+    /// One call: its status and body text.
     async fn call(
         &self,
         op: &'static str,
         key: &str,
-        method: Method,
+        method: &str,
         path: &str,
         query: String,
-        body: Option<&[u8]>,
-    ) -> Result<Response, StoreError> {
-        let stub = self.stub.as_ref().map_err(|e| StoreError::new(op, key, e.clone()))?;
-        let err = |e: worker::Error| StoreError::new(op, key, e.to_string());
-        let mut init = RequestInit::new();
-        init.with_method(method);
-        if let Some(body) = body {
-            init.with_body(Some(worker::js_sys::Uint8Array::from(body).into()));
-        }
+        body: &[u8],
+    ) -> Result<(u16, String), StoreError> {
+        let err = |e: JsValue| {
+            StoreError::new(
+                op,
+                key,
+                format!("Durable Object binding `{BINDING}` is not usable: {}", js_error(&e)),
+            )
+        };
         let url = format!("https://revocations.internal{path}?{query}");
-        let req = Request::new_with_init(&url, &init).map_err(err)?;
-        stub.fetch_with_request(req).await.map_err(err)
+        let promise = do_call(self.env, BINDING, INSTANCE, method, &url, body).map_err(err)?;
+        let pair: js_sys::Array = Io::new(promise).await.map_err(err)?.unchecked_into();
+        let status = pair.get(0).as_f64().map_or(0, |s| s as u16);
+        Ok((status, pair.get(1).as_string().unwrap_or_default()))
     }
 }
 
@@ -160,36 +189,28 @@ fn query(key: &str, ttl: Option<u64>) -> String {
     }
 }
 
-impl KvStore for DoStore {
+impl KvStore for DoStore<'_> {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut resp = self.call("get", key, Method::Get, "/get", query(key, None), None).await?;
-        match resp.status_code() {
-            404 => Ok(None),
-            200 => {
-                let text =
-                    resp.text().await.map_err(|e| StoreError::new("get", key, e.to_string()))?;
-                b64::decode_url(&text)
-                    .map(Some)
-                    .ok_or_else(|| StoreError::new("get", key, "corrupt entry"))
-            }
-            s => Err(StoreError::new("get", key, format!("Durable Object answered {s}"))),
+        match self.call("get", key, "GET", "/get", query(key, None), &[]).await? {
+            (404, _) => Ok(None),
+            (200, text) => b64::decode_url(&text)
+                .map(Some)
+                .ok_or_else(|| StoreError::new("get", key, "corrupt entry")),
+            (s, _) => Err(StoreError::new("get", key, format!("Durable Object answered {s}"))),
         }
     }
 
     async fn put(&self, key: &str, value: &[u8], ttl: Option<u64>) -> Result<(), StoreError> {
-        let resp = self.call("put", key, Method::Put, "/put", query(key, ttl), Some(value)).await?;
-        match resp.status_code() {
-            200..=299 => Ok(()),
-            s => Err(StoreError::new("put", key, format!("Durable Object answered {s}"))),
+        match self.call("put", key, "PUT", "/put", query(key, ttl), value).await? {
+            (200..=299, _) => Ok(()),
+            (s, _) => Err(StoreError::new("put", key, format!("Durable Object answered {s}"))),
         }
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let resp =
-            self.call("delete", key, Method::Delete, "/delete", query(key, None), None).await?;
-        match resp.status_code() {
-            200..=299 => Ok(()),
-            s => Err(StoreError::new("delete", key, format!("Durable Object answered {s}"))),
+        match self.call("delete", key, "DELETE", "/delete", query(key, None), &[]).await? {
+            (200..=299, _) => Ok(()),
+            (s, _) => Err(StoreError::new("delete", key, format!("Durable Object answered {s}"))),
         }
     }
 
@@ -199,5 +220,113 @@ impl KvStore for DoStore {
             prefix,
             "listing reads the KV namespace, not the Durable Object",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    // A namespace that answers like `Revocations` (values as base64url, 404 when
+    // missing), 500 for the key `boom`, a rejected fetch for `down`, and a broken
+    // entry for `bad`; it records every call.
+    #[wasm_bindgen(inline_js = r#"
+    export function fakeEnv(binding) {
+      const calls = [];
+      const store = new Map();
+      const ns = {
+        idFromName: (name) => ({ name }),
+        get: (id) => ({
+          fetch: async (url, init) => {
+            const u = new URL(url);
+            const key = Buffer.from(u.searchParams.get("key"), "base64url").toString();
+            const b = init.body;
+            calls.push({
+              object: id.name, method: init.method, path: u.pathname + u.search,
+              owned: b === undefined ? null : b.byteOffset === 0 && b.buffer.byteLength === b.byteLength,
+            });
+            if (key === "boom") return new Response("no", { status: 500 });
+            if (key === "down") throw new Error("network lost");
+            if (key === "bad") return new Response("*not base64*");
+            if (u.pathname === "/put") store.set(key, Buffer.from(b).toString("base64url"));
+            if (u.pathname === "/delete") store.delete(key);
+            if (u.pathname !== "/get") return new Response(null, { status: 200 });
+            return store.has(key) ? new Response(store.get(key)) : new Response("not found", { status: 404 });
+          },
+        }),
+      };
+      return { env: { [binding]: ns }, calls };
+    }
+    "#)]
+    extern "C" {
+        #[wasm_bindgen(js_name = fakeEnv)]
+        fn fake_env(binding: &str) -> JsValue;
+    }
+
+    fn field(o: &JsValue, name: &str) -> JsValue {
+        js_sys::Reflect::get(o, &JsValue::from_str(name)).unwrap()
+    }
+
+    /// The recorded calls as `(object, method, path, owned body)`.
+    fn calls(fake: &JsValue) -> Vec<(String, String, String, Option<bool>)> {
+        let list: js_sys::Array = field(fake, "calls").unchecked_into();
+        let out = list
+            .iter()
+            .map(|c| {
+                let s = |n| field(&c, n).as_string().unwrap();
+                (s("object"), s("method"), s("path"), field(&c, "owned").as_bool())
+            })
+            .collect();
+        list.set_length(0);
+        out
+    }
+
+    #[wasm_bindgen_test]
+    async fn the_store_round_trips_through_the_named_object() {
+        let fake = fake_env(BINDING);
+        let env: Env = field(&fake, "env").unchecked_into();
+        let store = DoStore::new(&env);
+        let k = b64::encode_url(b"sid:x");
+        assert_eq!(store.get("sid:x").await.unwrap(), None);
+        let get = ("denylist".into(), "GET".into(), format!("/get?key={k}"), None);
+        assert_eq!(calls(&fake), std::slice::from_ref(&get));
+
+        let value = [0u8, 255, 1, 128];
+        store.put("sid:x", &value, Some(90)).await.unwrap();
+        let put = ("denylist".into(), "PUT".into(), format!("/put?key={k}&ttl=90"), Some(true));
+        assert_eq!(calls(&fake), [put], "the body is a copy, not a view of wasm memory");
+        assert_eq!(store.get("sid:x").await.unwrap().as_deref(), Some(&value[..]));
+        store.delete("sid:x").await.unwrap();
+        assert_eq!(store.get("sid:x").await.unwrap(), None);
+        let del = ("denylist".into(), "DELETE".into(), format!("/delete?key={k}"), None);
+        assert_eq!(calls(&fake), [get.clone(), del, get]);
+    }
+
+    #[wasm_bindgen_test]
+    async fn failures_are_store_errors_that_say_what_went_wrong() {
+        let fake = fake_env(BINDING);
+        let env: Env = field(&fake, "env").unchecked_into();
+        let store = DoStore::new(&env);
+        fn err<T>(r: Result<T, StoreError>) -> String {
+            r.map(|_| ()).unwrap_err().to_string()
+        }
+        assert!(err(store.get("boom").await).contains("Durable Object answered 500"));
+        assert!(err(store.put("boom", b"v", None).await).contains("Durable Object answered 500"));
+        assert!(err(store.delete("boom").await).contains("Durable Object answered 500"));
+        assert!(err(store.get("bad").await).contains("corrupt entry"));
+        let down = err(store.get("down").await);
+        assert!(down.contains("`REVOCATION_DO` is not usable: network lost"), "{down}");
+        assert!(err(store.list("").await).contains("listing reads the KV namespace"));
+
+        let fake = fake_env("SOMETHING_ELSE");
+        let env: Env = field(&fake, "env").unchecked_into();
+        let missing = err(DoStore::new(&env).get("sid:x").await);
+        assert!(
+            missing.contains(
+                "Durable Object binding `REVOCATION_DO` is not usable: it is not defined"
+            ),
+            "{missing}"
+        );
     }
 }
