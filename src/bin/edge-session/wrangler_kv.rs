@@ -561,6 +561,18 @@ mod tests {
         kv
     }
 
+    /// A fake that runs `first` on its first run and `then` on every later one (a
+    /// flag file under the temp directory, named for `tag` and this process, tells).
+    fn first_then(tag: &str, first: &str, then: &str, timeout: u64) -> WranglerKv {
+        let flag = std::env::temp_dir().join(format!("es-wkv-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&flag);
+        let flag = flag.display();
+        fake(
+            &format!("if [ -e {flag} ]; then rm {flag}; {then}; else touch {flag}; {first}; fi"),
+            timeout,
+        )
+    }
+
     #[test]
     fn a_hung_or_failed_local_wrangler_is_run_once_more() {
         let t0 = Instant::now();
@@ -576,16 +588,9 @@ mod tests {
         assert!(left.stdout.is_empty(), "the whole process group is killed");
 
         // Hangs the first time only: the retry answers.
-        let flag = std::env::temp_dir().join(format!("es-wkv-hang-{}", std::process::id()));
-        let _ = std::fs::remove_file(&flag);
-        let script = format!(
-            "if [ -e {0} ]; then printf value; else touch {0}; sleep 30; fi",
-            flag.display()
-        );
-        let kv = fake(&script, 1);
+        let kv = first_then("hang", "sleep 30", "printf value", 1);
         assert_eq!(block_on_ready(kv.get("k")).unwrap().unwrap().as_deref(), Some(&b"value"[..]));
         assert_eq!(kv.calls.get(), 2);
-        std::fs::remove_file(&flag).unwrap();
 
         // A local run that fails is run once more; the second failure is the error.
         let kv = fake("printf out; printf '\\033[31mbad\\033[0m\\n\\nthing' >&2; exit 3", 5);
@@ -593,16 +598,9 @@ mod tests {
         assert!(err.contains("wrangler failed: [31mbad[0m | thing"), "{err}");
         assert_eq!(kv.calls.get(), 2);
         // Fails the first time only: the retry answers.
-        let flag = std::env::temp_dir().join(format!("es-wkv-fail-{}", std::process::id()));
-        let _ = std::fs::remove_file(&flag);
-        let script = format!(
-            "if [ -e {0} ]; then printf value; else touch {0}; echo 'false == true' >&2; exit 1; fi",
-            flag.display()
-        );
-        let kv = fake(&script, 5);
+        let kv = first_then("fail", "echo 'false == true' >&2; exit 1", "printf value", 5);
         assert_eq!(block_on_ready(kv.get("k")).unwrap().unwrap().as_deref(), Some(&b"value"[..]));
         assert_eq!(kv.calls.get(), 2);
-        std::fs::remove_file(&flag).unwrap();
         // A remote failure is not run again.
         let mut kv = fake("printf 'bad thing' >&2; exit 3", 5);
         kv.local = false;
@@ -610,14 +608,9 @@ mod tests {
         assert!(err.contains("wrangler failed: bad thing"), "{err}");
         assert_eq!(kv.calls.get(), 1);
         // A failure, then a hang: the error names the one timeout.
-        let flag = std::env::temp_dir().join(format!("es-wkv-mixed-{}", std::process::id()));
-        let _ = std::fs::remove_file(&flag);
-        let script =
-            format!("if [ -e {0} ]; then sleep 30; else touch {0}; exit 1; fi", flag.display());
-        let kv = fake(&script, 1);
+        let kv = first_then("mixed", "exit 1", "sleep 30", 1);
         let err = block_on_ready(kv.get("k")).unwrap().unwrap_err().to_string();
         assert!(err.contains("did not finish within 1 s (1 of 2 runs)"), "{err}");
-        std::fs::remove_file(&flag).unwrap();
         let defaults = |local, t| {
             WranglerKv::from_args(
                 &KvArgs { local, wrangler_timeout: t, ..KvArgs::default() },
