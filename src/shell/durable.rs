@@ -165,16 +165,22 @@ impl<'a> DoStore<'a> {
         query: String,
         body: &[u8],
     ) -> Result<(u16, String), StoreError> {
-        let err = |e: JsValue| {
+        let url = format!("https://revocations.internal{path}?{query}");
+        let promise = do_call(self.env, BINDING, INSTANCE, method, &url, body).map_err(|e| {
+            let e = js_error(&e);
             StoreError::new(
                 op,
                 key,
-                format!("Durable Object binding `{BINDING}` is not usable: {}", js_error(&e)),
+                format!("Durable Object binding `{BINDING}` is not usable: {e}"),
             )
-        };
-        let url = format!("https://revocations.internal{path}?{query}");
-        let promise = do_call(self.env, BINDING, INSTANCE, method, &url, body).map_err(err)?;
-        let pair: js_sys::Array = Io::new(promise).await.map_err(err)?.unchecked_into();
+        })?;
+        let pair: js_sys::Array = Io::new(promise)
+            .await
+            .map_err(|e| {
+                let e = js_error(&e);
+                StoreError::new(op, key, format!("Durable Object `{BINDING}` did not answer: {e}"))
+            })?
+            .unchecked_into();
         let status = pair.get(0).as_f64().map_or(0, |s| s as u16);
         Ok((status, pair.get(1).as_string().unwrap_or_default()))
     }
@@ -316,7 +322,10 @@ mod tests {
         assert!(err(store.delete("boom").await).contains("Durable Object answered 500"));
         assert!(err(store.get("bad").await).contains("corrupt entry"));
         let down = err(store.get("down").await);
-        assert!(down.contains("`REVOCATION_DO` is not usable: network lost"), "{down}");
+        assert!(
+            down.contains("Durable Object `REVOCATION_DO` did not answer: network lost"),
+            "{down}"
+        );
         assert!(err(store.list("").await).contains("listing reads the KV namespace"));
 
         let fake = fake_env("SOMETHING_ELSE");
