@@ -29,6 +29,7 @@
 mod cache;
 pub mod conditional;
 mod gc;
+pub mod immutable;
 mod path;
 mod publish;
 #[cfg(test)]
@@ -43,6 +44,7 @@ use std::fmt;
 
 pub use cache::AssetCache;
 pub use gc::{apply_gc, plan_gc, GcPlan};
+pub use immutable::{BundlerRecord, Immutability, ImmutableReport, ImmutableRule, RecordKind};
 pub use path::{
     content_type_for, decode_path, is_asset_like, is_content_hashed, key_for, validate_key,
     PathError, MAX_PATH_BYTES,

@@ -67,6 +67,9 @@ pub struct Config {
     pub token_audience: String,
     /// `TOKEN_TTL`: bearer token lifetime in seconds. Defaults to 900.
     pub token_ttl: u64,
+    /// `TOKEN_DATA`: whether bearer tokens carry the session's data. Defaults to
+    /// [`TokenData::Fit`].
+    pub token_data: TokenData,
     /// `JWT_ALGORITHMS`: the allow-list for bearer tokens (`HS256`, `EdDSA`). Defaults
     /// to `TOKEN_ALG`; must contain it.
     pub algorithms: Vec<Alg>,
@@ -94,6 +97,22 @@ pub struct Config {
     /// unsafe requests that carry the session cookie. The request's own origin is
     /// always allowed. Defaults to none.
     pub csrf_allowed_origins: Vec<String>,
+}
+
+/// What a bearer token from `/_session/token` carries besides the identity claims
+/// (`sub`, `sid`, `gen`, `auth_time`, times), which it always carries. Every token
+/// must fit in [`crate::jwt::DEFAULT_MAX_TOKEN_LEN`] bytes, the limit the worker reads
+/// bearer tokens with (and a common header limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenData {
+    /// `fit`: the session data when the token fits; otherwise none, and the token
+    /// says `"data_omitted": true`. Every valid session gets a token.
+    Fit,
+    /// `include`: always the data; a session whose token would not fit gets a 422
+    /// `token_too_large` naming both sizes, never a token that would be refused.
+    Include,
+    /// `omit`: never the data.
+    Omit,
 }
 
 /// The admin bearer secret; compared in constant time, never printed.
@@ -158,6 +177,30 @@ impl<L: Lookup> Reader<'_, L> {
                 err(name, format!("must be a whole number of seconds, got `{}`", shown(&v)))
             }),
         }
+    }
+
+    fn count(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<u64>()
+                .map_err(|_| err(name, format!("must be a whole number, got `{}`", shown(&v)))),
+        }
+    }
+
+    /// A name that goes into every token (`iss`, `aud`): 1 to 256 printable bytes.
+    fn name(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        let v = self.string(name, default);
+        if v.len() > 256 || v.chars().any(char::is_control) {
+            return Err(err(
+                name,
+                format!(
+                    "must be at most 256 bytes without control characters, got `{}`",
+                    shown(&v)
+                ),
+            ));
+        }
+        Ok(v)
     }
 
     fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
@@ -250,7 +293,7 @@ impl Config {
                 ))
             }
         };
-        let max_chunks = r.seconds("COOKIE_MAX_CHUNKS", 4)?;
+        let max_chunks = r.count("COOKIE_MAX_CHUNKS", 4)?;
         let cookie = CookieOptions {
             name: r.string("COOKIE_NAME", "__Host-session"),
             secure: r.bool("COOKIE_SECURE", true)?,
@@ -366,8 +409,8 @@ impl Config {
             }
             Ok(v)
         };
-        let origin_audience = r.string("ORIGIN_AUDIENCE", "origin");
-        let token_audience = r.string("TOKEN_AUDIENCE", "api");
+        let origin_audience = r.name("ORIGIN_AUDIENCE", "origin")?;
+        let token_audience = r.name("TOKEN_AUDIENCE", "api")?;
         if token_audience == origin_audience {
             // With EdDSA one key signs both kinds: the audience is what keeps an
             // assertion from being replayed as a bearer token (and vice versa).
@@ -384,11 +427,22 @@ impl Config {
             keys,
             origin_key,
             cookie,
-            issuer: r.string("ISSUER", "edge-session"),
+            issuer: r.name("ISSUER", "edge-session")?,
             origin_audience,
             assertion_ttl: ttl("ASSERTION_TTL", 60, 3600)?,
             token_audience,
             token_ttl: ttl("TOKEN_TTL", 900, policy.absolute_ttl)?,
+            token_data: match r.string("TOKEN_DATA", "fit").to_ascii_lowercase().as_str() {
+                "fit" => TokenData::Fit,
+                "include" => TokenData::Include,
+                "omit" => TokenData::Omit,
+                other => {
+                    return Err(err(
+                        "TOKEN_DATA",
+                        format!("must be fit, include or omit, got `{}`", shown(other)),
+                    ))
+                }
+            },
             policy,
             algorithms,
             token_alg,
@@ -496,7 +550,21 @@ pub(crate) mod tests {
             ("ASSERTION_ALG", "HS512", "ASSERTION_ALG"),
             ("ASSERTION_ALG", "eddsa", "ASSERTION_ALG"),
             ("TOKEN_AUDIENCE", "origin", "TOKEN_AUDIENCE"),
+            ("TOKEN_DATA", "some", "TOKEN_DATA"),
+            ("COOKIE_MAX_CHUNKS", "four", "COOKIE_MAX_CHUNKS"),
+            ("COOKIE_MAX_CHUNKS", "0", "COOKIE_MAX_CHUNKS"),
         ];
+        let long = "i".repeat(257);
+        for name in ["ISSUER", "ORIGIN_AUDIENCE", "TOKEN_AUDIENCE"] {
+            let e = load(&[(name, &long)]).unwrap_err();
+            assert_eq!(e.setting, name, "{e}");
+            assert!(e.to_string().contains("at most 256 bytes"), "{e}");
+        }
+        let e = load(&[("COOKIE_MAX_CHUNKS", "four")]).unwrap_err();
+        assert!(e.to_string().contains("must be a whole number, got `four`"), "{e}");
+        assert!(!e.to_string().contains("seconds"), "{e}");
+        assert_eq!(load(&[]).unwrap().token_data, TokenData::Fit);
+        assert_eq!(load(&[("TOKEN_DATA", "Omit")]).unwrap().token_data, TokenData::Omit);
         for (name, value, expected) in cases {
             let e = load(&[(name, value)]).unwrap_err();
             assert_eq!(e.setting, *expected, "{name}={value}: {e}");

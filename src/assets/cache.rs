@@ -9,6 +9,10 @@
 //!   malformed is remembered as failed for one TTL, then read again.
 //! - When a fresh deploy list is malformed or cannot be read, the previous good
 //!   one keeps serving and the problem is logged.
+//! - A miss on an asset path re-reads the list at once ([`AssetCache::reread_after_miss`]),
+//!   at most once per second per isolate, so a deploy published after the last read
+//!   is served as soon as `publish` returns (issue #14), while 404 probes cost at
+//!   most one KV read a second.
 //!
 //! The cache uses `RefCell` and `Rc` (one thread per isolate): the wasm shell keeps
 //! one in a `thread_local!` as `Rc<AssetCache>`. Borrows never span an `await`.
@@ -34,6 +38,8 @@ pub struct AssetCache {
 struct Inner {
     doc: Option<DocSlot>,
     manifests: BTreeMap<DeployId, Slot>,
+    /// The second of the last re-read after a miss.
+    reread_at: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -73,6 +79,39 @@ impl AssetCache {
                 return Ok(slot.doc.clone());
             }
         }
+        self.read_deploys(store, now, log).await
+    }
+
+    /// After a miss: the deploy list read again now, when no re-read happened in
+    /// this second and the list changed (`None` otherwise, and with a TTL of 0,
+    /// where every request reads it anyway). A normal read earlier in the same
+    /// second does not count: a publish may have finished since.
+    pub(crate) async fn reread_after_miss<S: KvStore>(
+        &self,
+        store: &S,
+        now: u64,
+        log: &mut Vec<String>,
+    ) -> Option<Rc<DeploysDoc>> {
+        {
+            let mut inner = self.inner.borrow_mut();
+            if self.ttl == 0 || inner.reread_at == Some(now) {
+                return None;
+            }
+            inner.reread_at = Some(now);
+        }
+        log.push("assets: not found; read the deploy list again".to_owned());
+        let before = self.inner.borrow().doc.as_ref().and_then(|s| s.doc.clone());
+        let after = self.read_deploys(store, now, log).await.ok()??;
+        let changed = before.as_deref() != Some(&*after);
+        changed.then_some(after)
+    }
+
+    async fn read_deploys<S: KvStore>(
+        &self,
+        store: &S,
+        now: u64,
+        log: &mut Vec<String>,
+    ) -> Result<Option<Rc<DeploysDoc>>, StoreError> {
         let previous = self.inner.borrow().doc.as_ref().and_then(|s| s.doc.clone());
         let doc = match store.get(DEPLOYS_KEY).await {
             Ok(None) => None,

@@ -154,7 +154,7 @@ pub fn validate_key(key: &str) -> Result<(), PathError> {
     Ok(())
 }
 
-fn file_name(path: &str) -> &str {
+pub(crate) fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
@@ -165,39 +165,51 @@ fn extension(path: &str) -> Option<String> {
 }
 
 /// Recognises content-hashed file names, as bundlers write them:
-/// `[name].[hash].ext`, `[name]-[hash].ext` or `[hash].ext` (also with a `.map`
-/// suffix). The hash token follows a `.` or `-` (or is the whole stem) and is:
+/// `[name].[hash].ext`, `[name]-[hash].ext`, `[hash].ext` or `[name].[hash].chunk.ext`
+/// (also with a `.map` suffix). A hash token is a `.`-separated part of the stem, or
+/// what follows a `-` in one, and is:
 /// - 8 to 64 hex digits of one case (webpack `[contenthash]`, Parcel, Next.js), or
-/// - exactly 8 characters of `A-Z a-z 0-9 _ -` that are not all lower-case letters
-///   (Rollup/Vite base64url hashes, esbuild's base32 `[hash]`).
+/// - exactly 8 characters of `A-Z a-z 0-9 _ -`, with a digit or an upper-case letter
+///   among them (Rollup/Vite base64url hashes, which may begin with `-` or `_`, as in
+///   `lazy--Y7IcKfR.js`; esbuild's base32 `[hash]`).
 ///
-/// Known limits: a name like `page-Settings.js` (8 letters, mixed case) counts as
-/// hashed, and an esbuild or Vite hash that happens to be all lower-case letters
-/// (chance about 1 in 2 000 for Vite, never for esbuild) does not. Publish can
-/// mark whole prefixes immutable instead (`--immutable-prefix`).
+/// This is publish's last resort (see `assets::immutable`, which prefers the
+/// bundler's own record). Known limits: a name like `page-Settings.js` (8 letters,
+/// mixed case) counts as hashed, and a Vite hash of only lower-case letters, `-`
+/// and `_` (about 1 in 800) does not: publish with the bundler's manifest, or mark
+/// the folder with `--immutable-prefix`.
 pub fn is_content_hashed(path: &str) -> bool {
     let name = file_name(path);
     let name = name.strip_suffix(".map").unwrap_or(name);
     let Some((stem, _ext)) = name.rsplit_once('.') else { return false };
-    if is_hash_token(stem) {
-        return true;
-    }
-    stem.char_indices()
-        .filter(|(_, c)| *c == '.' || *c == '-')
-        .any(|(i, _)| stem.get(i + 1..).is_some_and(is_hash_token))
+    hash_tokens(stem).any(|t| is_hash_token(t, false))
 }
 
-fn is_hash_token(t: &str) -> bool {
+/// The places a bundler puts a hash in a file's stem: the whole stem, each
+/// `.`-separated part after the first (the first is the `[name]`), and whatever
+/// follows each `-` inside a part (so `a--X.js` offers `-X`).
+pub(crate) fn hash_tokens(stem: &str) -> impl Iterator<Item = &str> {
+    let later_parts = stem.split('.').skip(1).filter(move |p| p.len() < stem.len());
+    let after_dash = stem
+        .split('.')
+        .flat_map(|part| part.match_indices('-').filter_map(move |(i, _)| part.get(i + 1..)));
+    std::iter::once(stem).chain(later_parts).chain(after_dash)
+}
+
+/// True for a hash token (see [`is_content_hashed`]). With `any_case`, an 8-character
+/// token may be all lower-case letters: for names a bundler's record lists.
+pub(crate) fn is_hash_token(t: &str, any_case: bool) -> bool {
     let b = t.as_bytes();
     let hex_lower = b.iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c));
     let hex_upper = b.iter().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c));
     if (8..=64).contains(&b.len()) && (hex_lower || hex_upper) {
         return true;
     }
+    let distinctive = |c: &u8| c.is_ascii_digit() || c.is_ascii_uppercase();
     b.len() == 8
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
-        && !b.iter().all(u8::is_ascii_lowercase)
-        && !b.first().is_some_and(|c| *c == b'-' || *c == b'_')
+        && b.iter().any(u8::is_ascii_alphanumeric)
+        && (any_case || b.iter().any(distinctive))
 }
 
 /// Extensions of files that are never pages: code, styles, images, fonts, media,
@@ -367,6 +379,10 @@ mod tests {
             "app.3f2a1b9c.js.map",
             "logo.DEADBEEF.png",
             "_next/static/chunks/framework-2c79e2a64abdb08b.js",
+            "assets/lazy--Y7IcKfR.js",
+            "assets/lazy-_Y7IcKfR.css",
+            "assets/index-_abc-d1f.js",
+            "static/js/main.8c8b27cf.chunk.js",
         ] {
             assert!(is_content_hashed(hashed), "{hashed}");
         }
@@ -384,6 +400,9 @@ mod tests {
             "Settings.settings.js",
             "a.js.LICENSE.txt",
             "img/photo-12345678-.jpg",
+            "my--settings.js",
+            "foo--bar-baz.js",
+            "a-________.js",
         ] {
             assert!(!is_content_hashed(plain), "{plain}");
         }

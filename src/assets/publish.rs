@@ -21,7 +21,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::assets::path::{content_type_for, is_content_hashed, validate_key};
+use crate::assets::immutable::{BundlerRecord, Immutability, ImmutableReport};
+use crate::assets::path::{content_type_for, validate_key};
 use crate::assets::{validate_origin, AssetsError};
 use crate::manifest::{
     Activation, AssetHash, DeployEntry, DeployId, DeploysDoc, FileEntry, Manifest, RetentionUpdate,
@@ -53,6 +54,8 @@ pub struct PublishOptions {
     pub origin: Option<String>,
     /// Manifest-key prefixes whose files are immutable whatever their names.
     pub immutable_prefixes: Vec<String>,
+    /// The bundler's own records of what it emitted (see `assets::immutable`).
+    pub records: Vec<BundlerRecord>,
 }
 
 impl Default for PublishOptions {
@@ -63,6 +66,7 @@ impl Default for PublishOptions {
             retention: RetentionUpdate::default(),
             origin: None,
             immutable_prefixes: Vec::new(),
+            records: Vec::new(),
         }
     }
 }
@@ -100,6 +104,8 @@ pub struct PublishPlan {
     pub missing: Vec<MissingBlob>,
     /// The options, origin normalised.
     pub options: PublishOptions,
+    /// Which files are immutable, by which rule.
+    pub immutable: ImmutableReport,
 }
 
 impl PublishPlan {
@@ -171,6 +177,8 @@ pub async fn plan_publish<S: KvStore>(
             return Err(crate::manifest::ManifestError::BadPercent(p).into());
         }
     }
+    let rules = Immutability::new(&options.immutable_prefixes, &options.records);
+    let mut report = ImmutableReport::default();
     let mut entries = BTreeMap::new();
     for f in &files {
         validate_key(&f.path)
@@ -178,16 +186,13 @@ pub async fn plan_publish<S: KvStore>(
         if f.size > MAX_BLOB_BYTES {
             return Err(AssetsError::TooLarge { path: f.path.clone(), size: f.size });
         }
-        let immutable = is_content_hashed(&f.path)
-            || options
-                .immutable_prefixes
-                .iter()
-                .any(|p| f.path.starts_with(p.trim_start_matches('/')));
+        let rule = rules.rule_for(&f.path);
+        report.add(&rules, &f.path, rule);
         let entry = FileEntry {
             hash: f.hash,
             content_type: content_type_for(&f.path).to_owned(),
             size: f.size,
-            immutable,
+            immutable: rule.is_some(),
         };
         if entries.insert(f.path.clone(), entry).is_some() {
             return Err(AssetsError::DuplicatePath(f.path.clone()));
@@ -211,7 +216,7 @@ pub async fn plan_publish<S: KvStore>(
         let canary = doc.canary.as_ref().map(|c| c.id.clone());
         if same_files(read_manifest(store, &current).await) {
             manifest.id = current;
-            return Ok(unchanged(manifest, options, PlanKind::Unchanged));
+            return Ok(unchanged(manifest, options, PlanKind::Unchanged, report));
         }
         match canary {
             Some(c)
@@ -219,7 +224,7 @@ pub async fn plan_publish<S: KvStore>(
                     && same_files(read_manifest(store, &c).await) =>
             {
                 manifest.id = c;
-                return Ok(unchanged(manifest, options, PlanKind::Existing));
+                return Ok(unchanged(manifest, options, PlanKind::Existing, report));
             }
             _ => PlanKind::New,
         }
@@ -228,7 +233,7 @@ pub async fn plan_publish<S: KvStore>(
     };
     manifest.id = id;
     if kind != PlanKind::New {
-        return Ok(unchanged(manifest, options, kind));
+        return Ok(unchanged(manifest, options, kind, report));
     }
     let stored: BTreeSet<String> = store
         .list(BLOB_PREFIX)
@@ -243,11 +248,16 @@ pub async fn plan_publish<S: KvStore>(
             missing.push(MissingBlob { hash: e.hash, path: path.clone(), size: e.size });
         }
     }
-    Ok(PublishPlan { manifest, kind, missing, options })
+    Ok(PublishPlan { manifest, kind, missing, options, immutable: report })
 }
 
-fn unchanged(manifest: Manifest, options: PublishOptions, kind: PlanKind) -> PublishPlan {
-    PublishPlan { manifest, kind, missing: Vec::new(), options }
+fn unchanged(
+    manifest: Manifest,
+    options: PublishOptions,
+    kind: PlanKind,
+    immutable: ImmutableReport,
+) -> PublishPlan {
+    PublishPlan { manifest, kind, missing: Vec::new(), options, immutable }
 }
 
 /// Checks that `bytes` are the blob the plan expects.

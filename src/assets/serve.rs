@@ -15,7 +15,7 @@ use crate::assets::conditional::{none_match, range, RangeAnswer};
 use crate::assets::path::{decode_path, is_asset_like, key_for, PathError};
 use crate::assets::{AssetCache, AssetConfig, DEPLOY_HEADER, IMMUTABLE, PIN_QUERY};
 use crate::http::{Headers, RequestHead, Response};
-use crate::manifest::{DeployId, FileEntry, PinSource, Pins};
+use crate::manifest::{DeployId, DeploysDoc, FileEntry, PinSource, Pins};
 use crate::store::KvStore;
 
 /// What a request is, decided from its method and path alone.
@@ -178,8 +178,15 @@ pub async fn serve<S: KvStore>(
     };
     let doc = match cache.deploys(store, now, &mut log).await {
         Ok(Some(doc)) => doc,
-        // Nothing published yet: the origin serves the site (dev fallback).
-        Ok(None) => return forward(None, None, log),
+        Ok(None) => match asset {
+            // The first publish may have finished since the list was read.
+            true => match cache.reread_after_miss(store, now, &mut log).await {
+                Some(doc) => doc,
+                None => return forward(None, None, log),
+            },
+            // Nothing published yet: the origin serves the site (dev fallback).
+            false => return forward(None, None, log),
+        },
         Err(e) => {
             log.push(format!("assets: {e}"));
             return match asset {
@@ -188,17 +195,53 @@ pub async fn serve<S: KvStore>(
             };
         }
     };
-    let (candidates, ignored) = doc.candidates(&pins, client_id, now);
+    let ctx = Ctx { req, cfg, navigation, cookie_pin, pins, client_id, now, route };
+    match from_deploys(store, cache, &ctx, &doc, log).await {
+        Lookup::Done(served) => served,
+        Lookup::Missing { deploy, mut log } => {
+            let Some(fresh) = cache.reread_after_miss(store, now, &mut log).await else {
+                return not_found(deploy, log);
+            };
+            match from_deploys(store, cache, &ctx, &fresh, log).await {
+                Lookup::Done(served) => served,
+                Lookup::Missing { deploy, log } => not_found(deploy, log),
+            }
+        }
+    }
+}
+
+fn not_found(deploy: DeployId, log: Vec<String>) -> Served {
+    respond(plain(404, "not found", Some(&deploy)), Some(deploy), log)
+}
+
+/// What one deploy list gives for a request.
+enum Lookup {
+    /// The answer.
+    Done(Served),
+    /// An asset path no retained deploy has: 404 unless a newer list has it.
+    Missing { deploy: DeployId, log: Vec<String> },
+}
+
+/// Answers from the client's deploy, else (assets) from any retained deploy.
+async fn from_deploys<S: KvStore>(
+    store: &S,
+    cache: &AssetCache,
+    ctx: &Ctx<'_>,
+    doc: &DeploysDoc,
+    mut log: Vec<String>,
+) -> Lookup {
+    let (now, asset) = (ctx.now, ctx.route == Route::Asset);
+    let (candidates, ignored) = doc.candidates(&ctx.pins, ctx.client_id, now);
     for src in ignored {
         log.push(format!(
             "assets: {} pin ignored: malformed, unknown or expired",
             source_name(src)
         ));
     }
-    if route == Route::Origin {
+    if ctx.route == Route::Origin {
         let deploy = candidates.into_iter().next().map(|(id, _)| id);
         let origin = deploy.as_ref().and_then(|d| doc.entry(d)).and_then(|e| e.origin.clone());
-        return forward(deploy, origin, log);
+        return Lookup::Done(forward(deploy, origin, log));
     }
     let mut serving = None;
     for (id, _) in &candidates {
@@ -209,16 +252,15 @@ pub async fn serve<S: KvStore>(
     }
     let Some(serving) = serving else {
         log.push("assets: no deploy with a usable manifest".to_owned());
-        return match asset {
+        return Lookup::Done(match asset {
             true => respond(plain(503, "asset storage unavailable", None), None, log),
             false => forward(None, None, log),
-        };
+        });
     };
-    let key = key_for(&decode_path(&req.path).unwrap_or_default());
+    let key = key_for(&decode_path(&ctx.req.path).unwrap_or_default());
     let id = serving.id.clone();
-    let ctx = Ctx { req, cfg, navigation, cookie_pin };
     if let Some(entry) = serving.files.get(&key) {
-        return answer(store, &ctx, entry, &key, id, log).await;
+        return Lookup::Done(answer(store, ctx, entry, &key, id, log).await);
     }
     if asset {
         for d in doc.retained(now) {
@@ -227,15 +269,17 @@ pub async fn serve<S: KvStore>(
             }
             let Some(m) = cache.manifest(store, &d.id, now, &mut log).await else { continue };
             if let Some(entry) = m.files.get(&key).filter(|e| e.immutable) {
-                return answer(store, &ctx, entry, &key, d.id.clone(), log).await;
+                return Lookup::Done(answer(store, ctx, entry, &key, d.id.clone(), log).await);
             }
         }
-        return respond(plain(404, "not found", Some(&id)), Some(id), log);
+        return Lookup::Missing { deploy: id, log };
     }
-    if navigation {
-        if let Some(fallback) = &cfg.spa_fallback {
+    if ctx.navigation {
+        if let Some(fallback) = &ctx.cfg.spa_fallback {
             match serving.files.get(fallback) {
-                Some(entry) => return answer(store, &ctx, entry, fallback, id, log).await,
+                Some(entry) => {
+                    return Lookup::Done(answer(store, ctx, entry, fallback, id, log).await)
+                }
                 None => {
                     log.push(format!("assets: SPA fallback `{fallback}` is not in deploy `{id}`"))
                 }
@@ -243,7 +287,7 @@ pub async fn serve<S: KvStore>(
         }
     }
     let origin = doc.entry(&id).and_then(|e| e.origin.clone());
-    forward(Some(id), origin, log)
+    Lookup::Done(forward(Some(id), origin, log))
 }
 
 struct Ctx<'a> {
@@ -251,6 +295,10 @@ struct Ctx<'a> {
     cfg: &'a AssetConfig,
     navigation: bool,
     cookie_pin: Option<&'a str>,
+    pins: Pins<'a>,
+    client_id: &'a str,
+    now: u64,
+    route: Route,
 }
 
 /// Answers one manifest entry: 304, HEAD, 200, 206, 416, or 503 when the blob

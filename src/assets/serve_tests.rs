@@ -396,3 +396,113 @@ fn storage_trouble_is_503_for_assets_and_forward_for_the_rest() {
     }
     assert_eq!(response(&get(&empty, "/assets/%2e%2e/x.js", &[])).status, 400);
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_deploy_published_after_the_last_read_is_served_at_once() {
+    let store = two_deploys();
+    let cache = AssetCache::new(5);
+    let cfg = AssetConfig::default();
+    let at = |path: &str, now| {
+        block_on_ready(serve(&store, &cache, &req("GET", path, &[]), &cfg, now, "c")).unwrap()
+    };
+    assert_eq!(response(&at("/assets/app.bbbbbbbb.js", T0 + 100)).status, 200);
+    publish_tree(
+        &store,
+        &[("index.html", b"C"), ("assets/app.cccccccc.js", b"C")],
+        opts("dC"),
+        T0 + 100,
+    );
+    store.take();
+    // The cached list (read this very second) does not know dC: the miss reads it again.
+    let s = at("/assets/app.cccccccc.js", T0 + 100);
+    assert_eq!((response(&s).status, deploy(&s)), (200, "dC"), "{:?}", s.log);
+    assert_eq!(store.take().iter().filter(|o| *o == "get deploys").count(), 1);
+    // Probes of missing files re-read at most once a second.
+    for _ in 0..5 {
+        assert_eq!(response(&at("/assets/nope.dddddddd.js", T0 + 101)).status, 404);
+    }
+    assert_eq!(store.take().iter().filter(|o| *o == "get deploys").count(), 1);
+    assert_eq!(response(&at("/assets/nope.dddddddd.js", T0 + 102)).status, 404);
+    assert_eq!(store.take().iter().filter(|o| *o == "get deploys").count(), 1);
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Publish the next deploy after `secs` seconds.
+        Publish { secs: u64 },
+        /// Request an asset of published deploy `which` (modulo the count), or a
+        /// missing file, after `secs` seconds.
+        Get { secs: u64, which: usize, missing: bool },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0..3u64).prop_map(|secs| Step::Publish { secs }),
+            (0..3u64, 0..8usize, proptest::bool::weighted(0.3))
+                .prop_map(|(secs, which, missing)| Step::Get { secs, which, missing }),
+        ]
+    }
+
+    proptest! {
+        /// With any cache TTL and any interleaving of publishes and requests in
+        /// time: an asset of a published deploy is answered 200 unless an earlier
+        /// request already re-read the list in that same second, and misses cost at
+        /// most one extra read of the deploy list a second.
+        #[test]
+        fn published_assets_are_found_and_rereads_are_rate_limited(
+            ttl in 1..30u64,
+            steps in proptest::collection::vec(step(), 1..40),
+        ) {
+            let store = Recording::new(T0);
+            let cache = AssetCache::new(ttl);
+            let cfg = AssetConfig::default();
+            let (mut now, mut published) = (T0, 0usize);
+            let mut reread_in: Option<u64> = None;
+            let mut reads: std::collections::BTreeMap<u64, usize> = Default::default();
+            for s in steps {
+                match s {
+                    Step::Publish { secs } => {
+                        now += secs;
+                        let name = format!("d{published}");
+                        let js = format!("assets/app.{:08x}.js", published);
+                        let content = name.clone().into_bytes();
+                        publish_tree(&store, &[("index.html", &content), (&js, &content)], opts(&name), now);
+                        published += 1;
+                        store.take();
+                    }
+                    Step::Get { secs, which, missing } => {
+                        now += secs;
+                        let path = match (missing, published) {
+                            (true, _) | (_, 0) => "/assets/gone.ffffffff.js".to_owned(),
+                            (false, n) => format!("/assets/app.{:08x}.js", which % n),
+                        };
+                        let r = req("GET", &path, &[]);
+                        let served = block_on_ready(serve(&store, &cache, &r, &cfg, now, "c")).unwrap();
+                        let status = match &served.outcome {
+                            Outcome::Respond(r) => r.status,
+                            Outcome::Forward { .. } => 0,
+                        };
+                        let found_expected = !missing && published > 0 && reread_in != Some(now);
+                        if found_expected {
+                            prop_assert_eq!(status, 200, "{} at {}: {:?}", path, now, served.log);
+                        }
+                        if served.log.iter().any(|l| l.contains("read the deploy list again")) {
+                            reread_in = Some(now);
+                        }
+                        let n = store.take().iter().filter(|o| *o == "get deploys").count();
+                        *reads.entry(now).or_default() += n;
+                    }
+                }
+            }
+            for (sec, n) in reads {
+                prop_assert!(n <= 2, "{} reads of the deploy list in second {}", n, sec);
+            }
+        }
+    }
+}

@@ -14,9 +14,12 @@ use serde_json::json;
 
 use super::origin::append_cookies;
 use super::{bearer, Entropy, Gateway, Identity, Log};
+use crate::config::TokenData;
 use crate::cookie;
+use crate::data::SessionData;
 use crate::denylist;
 use crate::http::{RequestHead, Response};
+use crate::jwt::{self, JwtError, TokenClaims};
 use crate::store::KvStore;
 
 /// `max-age` of `/_session/jwks.json`, in seconds.
@@ -26,6 +29,16 @@ fn method_not_allowed(allow: &str) -> Response {
     let mut r = Response::error(405, "method_not_allowed", &format!("use {allow}"));
     r.headers.set("allow", allow);
     r
+}
+
+/// Why `/_session/token` mints no token.
+enum BearerError {
+    /// The token would exceed the bearer length limit (`TOKEN_DATA=include`).
+    TooLarge { len: usize },
+    /// No key of `TOKEN_ALG` in the ring.
+    NoKey,
+    /// Signing failed.
+    Sign(JwtError),
 }
 
 impl Gateway {
@@ -103,22 +116,60 @@ impl Gateway {
             self.config.token_ttl,
             Some(crate::b64::encode_url(&jti)),
         );
-        let key = self.primary_key(self.config.token_alg);
-        match key.map(|(kid, k)| crate::jwt::mint(&claims, k, Some(kid))) {
-            Some(Ok(token)) => Response::json(
+        match self.mint_bearer(claims) {
+            Ok((token, claims)) => Response::json(
                 200,
                 &json!({
                     "access_token": token,
                     "token_type": "Bearer",
                     "expires_in": claims.exp.saturating_sub(now),
                     "exp": claims.exp,
+                    "data_included": self.config.token_data != TokenData::Omit
+                        && !claims.data_omitted,
                 }),
             ),
-            Some(Err(e)) => {
+            Err(BearerError::TooLarge { len }) => Response::error(
+                422,
+                "token_too_large",
+                &format!(
+                    "the token would be {len} bytes; bearer tokens are limited to {} bytes. \
+                     Keep less data in the session, or set TOKEN_DATA to fit or omit",
+                    jwt::DEFAULT_MAX_TOKEN_LEN
+                ),
+            ),
+            Err(BearerError::NoKey) => {
+                Response::error(500, "token_failed", "no bearer key is configured")
+            }
+            Err(BearerError::Sign(e)) => {
                 log.push(format!("could not mint a bearer token: {e}"));
                 Response::error(500, "token_failed", "the token could not be signed")
             }
-            None => Response::error(500, "token_failed", "no bearer key is configured"),
+        }
+    }
+
+    /// Mints a bearer token under `TOKEN_DATA`, so that every token it returns is
+    /// within the length the worker reads bearer tokens with.
+    fn mint_bearer(&self, mut claims: TokenClaims) -> Result<(String, TokenClaims), BearerError> {
+        let (kid, key) = self.primary_key(self.config.token_alg).ok_or(BearerError::NoKey)?;
+        let mint = |c: &TokenClaims| jwt::mint(c, key, Some(kid)).map_err(BearerError::Sign);
+        if self.config.token_data == TokenData::Omit {
+            claims.data = SessionData::default();
+        }
+        let token = mint(&claims)?;
+        let limit = jwt::DEFAULT_MAX_TOKEN_LEN;
+        if token.len() <= limit {
+            return Ok((token, claims));
+        }
+        if self.config.token_data == TokenData::Include {
+            return Err(BearerError::TooLarge { len: token.len() });
+        }
+        claims.data_omitted = !claims.data.is_empty();
+        claims.data = SessionData::default();
+        let token = mint(&claims)?;
+        // Identity claims are bounded (`sub`, `iss`, `aud` at most 256 bytes each).
+        match token.len() <= limit {
+            true => Ok((token, claims)),
+            false => Err(BearerError::TooLarge { len: token.len() }),
         }
     }
 

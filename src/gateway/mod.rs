@@ -173,7 +173,7 @@ impl Gateway {
             audience: config.token_audience.clone(),
             algorithms: config.algorithms.clone(),
             leeway: config.policy.leeway,
-            max_token_len: 8192,
+            max_token_len: jwt::DEFAULT_MAX_TOKEN_LEN,
         };
         let bearer_keys = config
             .keys
@@ -472,6 +472,7 @@ impl Gateway {
             gen: c.gen,
             data: c.data.clone(),
             jti,
+            data_omitted: false,
         }
     }
 }

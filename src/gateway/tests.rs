@@ -511,3 +511,109 @@ fn cross_site_unsafe_requests_with_the_cookie_are_refused() {
     );
     assert!(matches!(r.handle(&bare, T0 + 1), Step::Forward(_)));
 }
+
+/// Stores `data` (a JSON object text) in a new session of `sub`; the Cookie header
+/// a browser sends next, or `None` when the cookie would be over the cap.
+fn session_with(r: &mut Rig, sub: &str, data: &str, now: u64) -> Option<String> {
+    let set = serde_json::json!({"sub": sub, "data": serde_json::from_str::<serde_json::Value>(data).unwrap()});
+    let (_, headers, finish) =
+        r.roundtrip(&req("POST", "/login", &[]), &[("edge-session-set", &set.to_string())], now);
+    matches!(finish, Finish::Pass).then(|| cookie_header(&headers))
+}
+
+/// `POST /_session/token` with `cookie`: the status and the JSON body.
+fn token_for(r: &mut Rig, cookie: &str, now: u64) -> (u16, serde_json::Value) {
+    let resp = r.respond(&req("POST", "/_session/token", &[("cookie", cookie)]), now);
+    (resp.status, serde_json::from_slice(&resp.body).unwrap())
+}
+
+/// The claims the origin sees for a request with `Authorization: Bearer token`.
+fn bearer_claims(r: &mut Rig, token: &str, now: u64) -> Option<TokenClaims> {
+    let auth = format!("Bearer {token}");
+    assertion(&r.forward(&req("GET", "/api/me", &[("authorization", &auth)]), now).headers)
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_session_at_the_cookie_cap_gets_a_token_that_verifies() {
+    // The largest session the cookie takes (default four chunks).
+    let mut r = rig(&[]);
+    let mut n = 20_000;
+    let cookie = loop {
+        let data = format!(r#"{{"blob":"{}"}}"#, "x".repeat(n));
+        if let Some(c) = session_with(&mut r, "ada", &data, T0) {
+            break c;
+        }
+        n -= 100;
+    };
+    assert!(n > 8_192, "the cap holds more than a bearer token: {n}");
+    for (mode, status, included) in
+        [("fit", 200, Some(false)), ("omit", 200, Some(false)), ("include", 422, None)]
+    {
+        let mut r = rig(&[("TOKEN_DATA", mode)]);
+        let (got, body) = token_for(&mut r, &cookie, T0 + 1);
+        assert_eq!(got, status, "{mode}: {body}");
+        match included {
+            Some(included) => {
+                assert_eq!(body["data_included"], included, "{mode}");
+                let token = body["access_token"].as_str().unwrap();
+                assert!(token.len() <= jwt::DEFAULT_MAX_TOKEN_LEN, "{mode}: {}", token.len());
+                let c = bearer_claims(&mut r, token, T0 + 2).expect("the token verifies");
+                assert_eq!((c.sub.as_str(), c.data.is_empty()), ("ada", true), "{mode}");
+                assert_eq!(c.data_omitted, mode == "fit", "{mode}");
+            }
+            None => {
+                assert_eq!(body["error"], "token_too_large");
+                let msg = body["message"].as_str().unwrap();
+                assert!(msg.contains("8192 bytes") && msg.contains("TOKEN_DATA"), "{msg}");
+            }
+        }
+    }
+    // A small session keeps its data in every mode but omit.
+    for (mode, data) in [("fit", true), ("include", true), ("omit", false)] {
+        let mut r = rig(&[("TOKEN_DATA", mode)]);
+        let cookie = r.login("bob", T0);
+        let (_, body) = token_for(&mut r, &cookie, T0 + 1);
+        assert_eq!(body["data_included"], data, "{mode}");
+        let c = bearer_claims(&mut r, body["access_token"].as_str().unwrap(), T0 + 2).unwrap();
+        assert_eq!(!c.data.is_empty(), data, "{mode}");
+        assert!(!c.data_omitted);
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod bearer_prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// For any session the cookie accepts (up to its cap, with escapes that
+        /// grow in JSON, any `sub`, any chunk setting): `fit` and `omit` always mint
+        /// a token that the worker then accepts; `include` mints one that it accepts
+        /// or refuses with 422, never a token that fails later.
+        #[test]
+        fn every_token_the_worker_mints_it_accepts(
+            sub in "[a-z\\u{e9}\"\\\\]{1,64}",
+            text in "[a-zA-Z0-9\"\\\\\\u{1}\\u{e9}\\u{1F600}]{0,3000}",
+            repeat in 1usize..6,
+            chunks in 1usize..=16,
+            mode in prop_oneof![Just("fit"), Just("omit"), Just("include")],
+        ) {
+            let chunks = chunks.to_string();
+            let mut r = rig(&[("TOKEN_DATA", mode), ("COOKIE_MAX_CHUNKS", &chunks)]);
+            let data = serde_json::json!({ "t": text.repeat(repeat) }).to_string();
+            let Some(cookie) = session_with(&mut r, &sub, &data, T0) else { return Ok(()) };
+            let (status, body) = token_for(&mut r, &cookie, T0 + 1);
+            if status == 422 {
+                prop_assert_eq!(mode, "include");
+                return Ok(());
+            }
+            prop_assert_eq!(status, 200, "{}", body);
+            let token = body["access_token"].as_str().unwrap();
+            prop_assert!(token.len() <= jwt::DEFAULT_MAX_TOKEN_LEN);
+            let c = bearer_claims(&mut r, token, T0 + 2);
+            prop_assert!(c.is_some_and(|c| c.sub == sub), "a minted token was refused");
+        }
+    }
+}

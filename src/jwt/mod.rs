@@ -183,6 +183,14 @@ pub struct TokenClaims {
     /// Token id, for bearer tokens.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub jti: Option<String>,
+    /// True when the session had data that this token leaves out to stay within
+    /// the bearer size limit (`TOKEN_DATA=fit`); absent otherwise.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub data_omitted: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Why a token could not be minted or was rejected.
@@ -291,7 +299,7 @@ impl std::error::Error for JwtError {}
 /// let claims = TokenClaims {
 ///     iss: "edge-session".into(), aud: "origin".into(), sub: "ada".into(),
 ///     sid: "s1".into(), iat: 100, nbf: 100, exp: 160, auth_time: 90, gen: 0,
-///     data: Default::default(), jti: None,
+///     data: Default::default(), jti: None, data_omitted: false,
 /// };
 /// let token = mint(&claims, &key, None).unwrap();
 /// let v = Validation::new("edge-session", "origin");

@@ -12,6 +12,7 @@
 //! Progress goes to stderr, only when stderr is a terminal; results go to stdout.
 
 mod build;
+mod records;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -93,6 +94,12 @@ pub struct PublishArgs {
     /// Treat every file under this prefix as immutable (repeatable), e.g. `assets/`.
     #[arg(long, value_name = "PREFIX")]
     pub immutable_prefix: Vec<String>,
+    /// A bundler's record of its outputs (repeatable): an esbuild metafile, a
+    /// webpack/Rspack asset manifest, a Vite manifest. DIR's own
+    /// `.vite/manifest.json`, `asset-manifest.json` and webpack `manifest.json`
+    /// are read without this.
+    #[arg(long, value_name = "FILE")]
+    pub bundler_manifest: Vec<PathBuf>,
     /// Show what would be uploaded; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -332,16 +339,29 @@ fn run_publish(a: PublishArgs) -> Result<(), Failure> {
         files.push(PublishFile { path: rel, hash, size });
     }
     let count = files.len();
+    let records = records::load(&a.dir, &a.bundler_manifest)
+        .map_err(|e| Failure::Refused(format!("{e:#}")))?;
+    for (source, r) in &records {
+        println!("bundler record: {source} ({}, {} outputs)", r.kind, r.len());
+    }
     let options = PublishOptions {
         deploy_id,
         activation: a.canary.map_or(Activation::Current, Activation::Canary),
         retention: a.retention.update(),
         origin: a.origin.clone(),
         immutable_prefixes: a.immutable_prefix.clone(),
+        records: records.into_iter().map(|(_, r)| r).collect(),
     };
     let kv = WranglerKv::from_args(&a.kv, DEFAULT_BINDING);
     let plan = ready(plan_publish(&kv, files, options, t))??;
     let id = plan.manifest.id.clone();
+    println!("{count} files: {}", plan.immutable);
+    for path in &plan.immutable.listed_but_unhashed {
+        println!("note: {path} is a bundler output without a hash in its name: served as mutable");
+    }
+    for w in records::mutable_page_assets(&a.dir, &plan.manifest) {
+        eprintln!("{w}");
+    }
     if a.dry_run {
         println!(
             "dry run: deploy {id} ({:?}) of {count} files; {} new blobs ({}) to upload to {}",

@@ -154,6 +154,11 @@ fn find_refs(path: &str, text: &str, targets: &BTreeSet<String>) -> Vec<Ref> {
         .collect()
 }
 
+/// The files among `targets` that `text` (the file at `path`) references.
+pub(crate) fn referenced(path: &str, text: &str, targets: &BTreeSet<String>) -> BTreeSet<String> {
+    find_refs(path, text, targets).into_iter().map(|r| r.target).collect()
+}
+
 /// Replaces the last path segment of each reference with the target's new name.
 fn rewrite(text: &str, refs: &[Ref], names: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(text.len() + refs.len() * 9);
