@@ -3,7 +3,11 @@
 # with worker-build, entirely from local tools: wasm-bindgen-cli from
 # ~/.cargo/bin, esbuild and wasm-opt (binaryen) from node_modules; then swaps
 # worker-build's per-request entry class for a thin one (scripts/thin-entry.mjs).
-# Does nothing when build/ is newer than src/, Cargo.toml, Cargo.lock and that script.
+# wasm-bindgen runs through a wrapper that removes the duplicate keys it writes
+# into its imports object (scripts/dedupe-snippet-imports.mjs), and the finished
+# bundle must pass esbuild without a single warning: wrangler re-bundles
+# build/index.js with esbuild on every deploy and would print them.
+# Does nothing when build/ is newer than src/, Cargo.toml, Cargo.lock and those scripts.
 #
 #   scripts/build-worker.sh [--force]
 #   scripts/build-worker.sh --features=LIST --out=DIR
@@ -40,7 +44,7 @@ fi
 
 wasm=build/index_bg.wasm
 stamp=build/.edge-session-stamp
-inputs=(src Cargo.toml Cargo.lock scripts/thin-entry.mjs)
+inputs=(src Cargo.toml Cargo.lock scripts/thin-entry.mjs scripts/dedupe-snippet-imports.mjs)
 [ -f build.rs ] && inputs+=(build.rs)
 
 report_size() {
@@ -69,10 +73,60 @@ if [ "$(worker-build --version 2>/dev/null || true)" != "$WORKER_BUILD_VERSION" 
   bash scripts/install.sh
 fi
 
-export WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen"
-have wasm-bindgen && WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
+wasm_bindgen="$HOME/.cargo/bin/wasm-bindgen"
+have wasm-bindgen && wasm_bindgen="$(command -v wasm-bindgen)"
 export ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
 export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
+
+# worker-build runs $WASM_BINDGEN_BIN as `wasm-bindgen <wasm> --out-dir DIR ...
+# --out-name index` and bundles DIR/index.js right after. This wrapper runs the
+# real wasm-bindgen, then removes the repeated module keys of the imports object in
+# DIR/<out-name>.js (see scripts/dedupe-snippet-imports.mjs for why), so neither
+# worker-build's esbuild nor wrangler's sees a duplicate key.
+mkdir -p "$TARGET_DIR"
+export WASM_BINDGEN_BIN="$TARGET_DIR/edge-session-wasm-bindgen"
+# Written beside it and renamed: a build still running the old one keeps its copy.
+wrapper_new="$WASM_BINDGEN_BIN.$$"
+{
+  echo '#!/usr/bin/env bash'
+  echo '# Written by scripts/build-worker.sh (rewritten on every build): wasm-bindgen,'
+  echo '# then scripts/dedupe-snippet-imports.mjs on the JS glue it wrote.'
+  echo 'set -euo pipefail'
+  printf 'real=%q\n' "$wasm_bindgen"
+  printf 'dedupe=%q\n' "$ROOT/scripts/dedupe-snippet-imports.mjs"
+  cat <<'WRAPPER'
+"$real" "$@"
+out_dir="" out_name="" prev=""
+for arg in "$@"; do
+  case "$prev" in
+    --out-dir) out_dir="$arg" ;;
+    --out-name) out_name="$arg" ;;
+  esac
+  prev="$arg"
+done
+[ -n "$out_dir" ] || exit 0 # --version, --help: nothing was generated
+if [ -z "$out_name" ] || [ ! -f "$out_dir/$out_name.js" ]; then
+  echo "edge-session-wasm-bindgen: cannot find the JS glue (--out-dir '$out_dir' --out-name '$out_name')" >&2
+  exit 1
+fi
+node "$dedupe" "$out_dir/$out_name.js"
+WRAPPER
+} >"$wrapper_new"
+chmod +x "$wrapper_new"
+mv -f "$wrapper_new" "$WASM_BINDGEN_BIN"
+
+# Fails unless esbuild reads bundle $1 without a warning. wrangler bundles
+# build/index.js with esbuild again on `wrangler dev`/`deploy` and prints every
+# warning (a duplicate object key was one, issue #14): catch that here.
+check_bundle() {
+  local warnings
+  if ! warnings=$("$ESBUILD_BIN" "$1" --format=esm --log-level=warning 2>&1 >/dev/null); then
+    die "esbuild cannot read $1:"$'\n'"$warnings"
+  fi
+  if [ -n "$warnings" ]; then
+    die "esbuild warns about $1 (wrangler would print this on every deploy):"$'\n'"$warnings"
+  fi
+}
 
 if [ -n "$out" ]; then
   say "building the worker with features $features into $out"
@@ -90,6 +144,7 @@ if [ -n "$out" ]; then
     die "worker-build failed for the variant (see the output above)"
   node scripts/thin-entry.mjs "$out/crate/build/index.js" ||
     die "could not install the thin JS entry into the variant (see above)"
+  check_bundle "$out/crate/build/index.js"
   cp "$out/crate/build/index.js" "$out/crate/build/index_bg.wasm" "$out/"
   ok "variant built: $out"
   exit 0
@@ -115,6 +170,7 @@ fi
 # under target/ for that comparison.
 node scripts/thin-entry.mjs build/index.js "$TARGET_DIR/worker-build-entry/index.js" ||
   die "could not install the thin JS entry into build/index.js (see above)"
+check_bundle build/index.js
 touch -r "$marker" "$stamp"
 ok "worker built in $(elapsed "$t")"
 report_size

@@ -51,6 +51,37 @@ function formatTime(seconds) {
   return `${seconds} (${date.toLocaleString()})`;
 }
 
+/** "in 59 s", "in 3 h 5 min", "2 min ago": from now (this page's clock) to `seconds`. */
+function formatFromNow(seconds) {
+  const delta = Math.round(seconds - Date.now() / 1000);
+  let left = Math.abs(delta);
+  const parts = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['min', 60]]) {
+    if (left >= size) {
+      parts.push(`${Math.floor(left / size)} ${unit}`);
+      left %= size;
+    }
+    if (parts.length === 2) break;
+  }
+  if (parts.length === 0) parts.push(`${left} s`);
+  return delta >= 0 ? `in ${parts.join(' ')}` : `${parts.join(' ')} ago`;
+}
+
+/**
+ * The session's own ends (`session_exp`: absolute, `idle_exp`: idle, Unix seconds),
+ * which the edge puts in the assertion. The `exp` of `/api/me` is the assertion's:
+ * the edge signs a new one for every request (`ASSERTION_TTL`, a minute by
+ * default), so it is never shown as the session's end.
+ */
+function showExpiry(me) {
+  const when = (t) => `${formatTime(t)}, ${formatFromNow(t)}`;
+  $('session-exp').textContent = when(me.session_exp);
+  $('session-idle-exp').textContent = `${when(me.idle_exp)} (each request moves it later)`;
+  $('claim-exp').textContent = formatTime(me.exp);
+  $('claim-exp-note').textContent =
+    `this assertion expires ${formatFromNow(me.exp)}; the edge signs a fresh one for every request`;
+}
+
 function showAnonymous() {
   $('signed-in').hidden = true;
   $('anonymous').hidden = false;
@@ -64,7 +95,7 @@ function showUser(me) {
   $('claim-sub').textContent = me.sub;
   $('claim-sid').textContent = me.sid;
   $('claim-auth-time').textContent = formatTime(me.auth_time);
-  $('claim-exp').textContent = formatTime(me.exp);
+  showExpiry(me);
   $('claim-data').textContent = JSON.stringify(me.data ?? {}, null, 2);
   $('anonymous').hidden = true;
   $('signed-in').hidden = false;

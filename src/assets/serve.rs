@@ -196,15 +196,19 @@ pub async fn serve<S: KvStore>(
         }
     };
     let ctx = Ctx { req, cfg, navigation, cookie_pin, pins, client_id, now, route };
-    match from_deploys(store, cache, &ctx, &doc, log).await {
-        Lookup::Done(served) => served,
-        Lookup::Missing { deploy, mut log } => {
-            let Some(fresh) = cache.reread_after_miss(store, now, &mut log).await else {
-                return not_found(deploy, log);
-            };
-            match from_deploys(store, cache, &ctx, &fresh, log).await {
-                Lookup::Done(served) => served,
-                Lookup::Missing { deploy, log } => not_found(deploy, log),
+    // One call site for `from_deploys` (its future is inlined where it is awaited):
+    // a miss reads the deploy list again once, then looks again.
+    let (mut doc, mut reread) = (doc, false);
+    loop {
+        match from_deploys(store, cache, &ctx, &doc, log).await {
+            Lookup::Done(served) => return served,
+            Lookup::Missing { deploy, log: mut l } => {
+                let fresh = match reread {
+                    true => None,
+                    false => cache.reread_after_miss(store, now, &mut l).await,
+                };
+                let Some(fresh) = fresh else { return not_found(deploy, l) };
+                (doc, reread, log) = (fresh, true, l);
             }
         }
     }

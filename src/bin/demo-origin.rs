@@ -252,6 +252,7 @@ mod native {
                 Some(c) => Reply::json(
                     200,
                     &json!({"sub": c.sub, "sid": c.sid, "auth_time": c.auth_time, "exp": c.exp,
+                            "session_exp": c.session_exp, "idle_exp": c.idle_exp,
                             "data": c.data}),
                 ),
                 None => not_logged_in(),
@@ -540,6 +541,7 @@ mod tests {
     fn claims() -> TokenClaims {
         serde_json::from_value(json!({"iss": "edge-session", "aud": "origin", "sub": "ada",
             "sid": "s1", "iat": 100, "nbf": 100, "exp": 160, "auth_time": 90,
+            "session_exp": 3600, "idle_exp": 1000,
             "data": {"name": "ada", "logins": 1}}))
         .unwrap()
     }
@@ -664,6 +666,7 @@ mod tests {
         assert_eq!((me.status, body(&me)), (401, json!({"error": "not logged in"})));
         let me = route(&config, &request(Method::Get, "/api/me", None), Some(&claims()));
         let want = json!({"sub": "ada", "sid": "s1", "auth_time": 90, "exp": 160,
+                          "session_exp": 3600, "idle_exp": 1000,
                           "data": {"name": "ada", "logins": 1}});
         assert_eq!((me.status, body(&me)), (200, want));
 

@@ -419,13 +419,25 @@ impl Gateway {
     fn assertion(&self, identity: &Identity, now: u64, log: &mut Log) -> Option<String> {
         let claims = match identity {
             Identity::Anonymous => return None,
-            Identity::Cookie(s) => self.token_claims(
-                s.claims(),
-                &self.config.origin_audience,
-                now,
-                self.config.assertion_ttl,
-                None,
-            ),
+            Identity::Cookie(s) => {
+                let c = s.claims();
+                let policy = &self.config.policy;
+                let idle_exp = match s.needs_reissue(policy, now) {
+                    Some(_) => session::refresh(c, policy, now).idle_exp,
+                    None => c.idle_exp,
+                };
+                TokenClaims {
+                    session_exp: Some(c.exp),
+                    idle_exp: Some(idle_exp),
+                    ..self.token_claims(
+                        c,
+                        &self.config.origin_audience,
+                        now,
+                        self.config.assertion_ttl,
+                        None,
+                    )
+                }
+            }
             Identity::Bearer(t) => TokenClaims {
                 aud: self.config.origin_audience.clone(),
                 iat: now,
@@ -473,6 +485,8 @@ impl Gateway {
             data: c.data.clone(),
             jti,
             data_omitted: false,
+            session_exp: None,
+            idle_exp: None,
         }
     }
 }

@@ -179,6 +179,12 @@ fn login_then_requests_carry_verified_claims_and_no_session_cookie() {
     assert_eq!(claims.data.to_map()["name"], "alice");
     assert_eq!(claims.aud, "origin");
     assert!(claims.exp <= T0 + 5 + 60);
+    // The session's own ends (defaults: 7 days absolute, 1 day idle), not the assertion's.
+    assert_eq!(claims.session_exp, Some(T0 + 7 * 86_400));
+    assert_eq!(claims.idle_exp, Some(T0 + 86_400), "no refresh within the window");
+    let later = T0 + 86_400 / 2;
+    let claims = assertion(&r.forward(&req("GET", "/", &[("cookie", &cookie)]), later).headers);
+    assert_eq!(claims.unwrap().idle_exp, Some(later + 86_400), "the refresh this request gets");
     assert_eq!(up.headers.get("cookie"), Some("theme=dark"), "session cookie stripped upstream");
     assert!(set_cookies(&headers).is_empty(), "no re-issue within the refresh window");
     assert_eq!(headers.get("cache-control"), Some("private"));
@@ -561,6 +567,7 @@ fn a_session_at_the_cookie_cap_gets_a_token_that_verifies() {
                 let c = bearer_claims(&mut r, token, T0 + 2).expect("the token verifies");
                 assert_eq!((c.sub.as_str(), c.data.is_empty()), ("ada", true), "{mode}");
                 assert_eq!(c.data_omitted, mode == "fit", "{mode}");
+                assert_eq!((c.session_exp, c.idle_exp), (None, None), "bearer: no session ends");
             }
             None => {
                 assert_eq!(body["error"], "token_too_large");

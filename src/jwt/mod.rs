@@ -187,6 +187,15 @@ pub struct TokenClaims {
     /// the bearer size limit (`TOKEN_DATA=fit`); absent otherwise.
     #[serde(skip_serializing_if = "is_false", default)]
     pub data_omitted: bool,
+    /// In an assertion for a cookie session: when the session ends at the latest
+    /// (its absolute expiry). Absent in bearer tokens and their assertions.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub session_exp: Option<u64>,
+    /// In an assertion for a cookie session: when the session ends if the user is
+    /// idle, counted from this request (the cookie answered to it says the same,
+    /// unless the origin changes the session). Absent in bearer tokens.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub idle_exp: Option<u64>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -300,6 +309,7 @@ impl std::error::Error for JwtError {}
 ///     iss: "edge-session".into(), aud: "origin".into(), sub: "ada".into(),
 ///     sid: "s1".into(), iat: 100, nbf: 100, exp: 160, auth_time: 90, gen: 0,
 ///     data: Default::default(), jti: None, data_omitted: false,
+///     session_exp: None, idle_exp: None,
 /// };
 /// let token = mint(&claims, &key, None).unwrap();
 /// let v = Validation::new("edge-session", "origin");

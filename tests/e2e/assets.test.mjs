@@ -366,3 +366,28 @@ test('SPA fallback (navigations only) and no session work on hashed assets', asy
     await broken.stop();
   }
 });
+
+test('a deploy is served by an isolate with a fresh cache the moment publish returns', async () => {
+  // The cache keeps the deploy list for 300 s: without the re-read after a miss,
+  // the new deploy's scripts would be 404 here for five minutes.
+  const fresh = await startStack({ vars: { ASSET_CACHE_TTL: '300' }, secrets: stack.secrets });
+  try {
+    await publish(fresh, sites.v1.dir, 'v1');
+    const warm = await req(sites.v1.app, { to: fresh.port });
+    assert.equal(warm.status, 200, 'the isolate has read the deploy list');
+    const probes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => req(`/assets/missing-${i}.deadbeef.js`, { to: fresh.port })),
+    );
+    assert.ok(probes.every((r) => r.status === 404), 'probes of missing files are 404');
+    await new Promise((r) => setTimeout(r, 1100)); // the re-read is at most once a second
+    await publish(fresh, sites.v2.dir, 'v2');
+    for (const u of [sites.v2.app, sites.v2.lazy]) {
+      const r = await req(u, { to: fresh.port });
+      assert.equal(r.status, 200, `${u} of v2 right after publish: ${r.text}`);
+      assert.equal(r.headers.get('x-deploy-id'), 'v2', u);
+    }
+    assert.match(fresh.output(), /read the deploy list again/);
+  } finally {
+    await fresh.stop();
+  }
+});

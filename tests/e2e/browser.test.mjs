@@ -39,6 +39,11 @@ test('log in, reload, change data, token, log out', async () => {
 
   await page.reload();
   await page.waitForFunction(() => document.querySelector('#user-name')?.textContent === 'alice');
+  // The page shows the session's own ends (7 days absolute, 1 day idle by default),
+  // and the assertion's minute as the assertion's, not the session's.
+  assert.match(await page.textContent('#session-exp'), /in 6 d 23 h|in 7 d/);
+  assert.match(await page.textContent('#session-idle-exp'), /in 23 h 59 min|in 1 d/);
+  assert.match(await page.textContent('#claim-exp-note'), /^this assertion expires in (\d+ s|1 min)/);
 
   await page.fill('#data-key', 'color');
   await page.fill('#data-value', 'teal');

@@ -2,6 +2,7 @@
 // origin: sealed sessions, the edge↔origin contract, bearer tokens, revocation.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startStack } from './harness.mjs';
 import { Client } from './client.mjs';
 
@@ -214,4 +215,67 @@ test('edge endpoints: unknown path is a clear 404', async () => {
   const r = await client().fetch('/_session/nope');
   assert.equal(r.status, 404);
   assert.equal(r.json.error, 'not_found');
+});
+
+/**
+ * A request through `c`'s cookie jar with node:http and a 64 KiB header limit: a
+ * session at the cap comes back in four Set-Cookie headers of up to 4096 bytes,
+ * more than Node's default 16 KiB (fetch fails with UND_ERR_HEADERS_OVERFLOW there;
+ * browsers accept far more).
+ */
+function bigFetch(c, target, { method = 'GET', headers = {} } = {}) {
+  const h = { ...headers };
+  if (c.cookieHeader()) h.cookie = c.cookieHeader();
+  return new Promise((resolve, reject) => {
+    const opts = { method, headers: h, maxHeaderSize: 65536, agent: false, timeout: 20_000 };
+    const r = http.request(c.base + target, opts, (res) => {
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => {
+        const all = new Headers();
+        for (let i = 0; i < res.rawHeaders.length; i += 2) all.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
+        c.absorb({ headers: all });
+        const text = Buffer.concat(chunks).toString();
+        let json;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        resolve({ status: res.statusCode, text, json });
+      });
+    });
+    r.on('timeout', () => r.destroy(new Error(`timeout on ${method} ${target}`)));
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+test('a session at the cookie cap gets a bearer token the worker accepts (TOKEN_DATA=fit)', async () => {
+  const c = client();
+  await c.login('capped');
+  let bytes = 14_000;
+  for (; bytes > 0; bytes -= 250) {
+    const r = await bigFetch(c, `/api/big?bytes=${bytes}`, { method: 'POST' });
+    if (r.status === 200) break;
+    assert.equal(r.status, 502, r.text);
+  }
+  assert.ok(bytes > 8192, `the largest session holds ${bytes} bytes of data`);
+  const me = await bigFetch(c, '/api/me');
+  assert.equal(me.status, 200, 'the origin reads the assertion of a session at the cap');
+  assert.equal(me.json.data.blob.length, bytes);
+  const tok = await bigFetch(c, '/_session/token', { method: 'POST' });
+  assert.equal(tok.status, 200, tok.text);
+  assert.equal(tok.json.data_included, false, 'the data does not fit in a bearer token');
+  assert.ok(tok.json.access_token.length <= 8192, `${tok.json.access_token.length} bytes`);
+  const api = await new Client(stack.url).fetch('/api/me', {
+    headers: { authorization: `Bearer ${tok.json.access_token}` },
+  });
+  assert.equal(api.status, 200, api.text);
+  assert.equal(api.json.sub, 'capped');
+  // A small session's token carries its data.
+  const small = await bigFetch(c, '/api/big?bytes=100', { method: 'POST' });
+  assert.equal(small.status, 200);
+  const tok2 = await c.fetch('/_session/token', { method: 'POST' });
+  assert.equal(tok2.json.data_included, true);
+  const api2 = await new Client(stack.url).fetch('/api/me', {
+    headers: { authorization: `Bearer ${tok2.json.access_token}` },
+  });
+  assert.equal(api2.json.data.blob.length, 100);
 });
