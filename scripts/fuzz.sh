@@ -6,8 +6,10 @@
 #   FUZZ_SECONDS=600 scripts/fuzz.sh
 #   FUZZ_MERGE=1 scripts/fuzz.sh    also merge new coverage into tests/fuzz/corpus/ (minimized)
 #
-# cargo-fuzz needs nightly-only flags; this machine only has stable, so it runs
-# with RUSTC_BOOTSTRAP=1 (set FUZZ_TOOLCHAIN=nightly to use a real nightly instead).
+# cargo-fuzz needs nightly-only flags. It uses an installed `nightly` toolchain when
+# `rustup toolchain list` shows one (rustup never downloads one here), else the
+# stable toolchain with RUSTC_BOOTSTRAP=1; FUZZ_TOOLCHAIN=NAME picks one by name.
+# The toolchain used is printed first.
 # Inputs found while fuzzing go to a scratch corpus under tests/fuzz/target/ (git-ignored),
 # so the committed corpus stays small unless FUZZ_MERGE=1. A crash is saved in
 # tests/fuzz/artifacts/<target>/ and fails the run: copy it to tests/fuzz/regressions/<target>/
@@ -16,7 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-60}
-all=(open_seal cookie_header cookie_attributes verify_jwt manifest asset_path)
+all=(open_seal cookie_header cookie_attributes verify_jwt manifest asset_path
+  origin_instructions header_lines config bundler_record)
 targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
@@ -30,11 +33,17 @@ if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
   cargo install cargo-fuzz --version "$want" --locked
 fi
 
-if [ -n "${FUZZ_TOOLCHAIN:-}" ]; then
-  fuzz=(cargo "+$FUZZ_TOOLCHAIN" fuzz)
+toolchain=${FUZZ_TOOLCHAIN:-}
+if [ -z "$toolchain" ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  toolchain=nightly
+fi
+if [ -n "$toolchain" ]; then
+  fuzz=(cargo "+$toolchain" fuzz)
+  echo "fuzz.sh: toolchain $(rustc "+$toolchain" --version)" >&2
 else
   export RUSTC_BOOTSTRAP=1
   fuzz=(cargo fuzz)
+  echo "fuzz.sh: toolchain $(rustc --version) with RUSTC_BOOTSTRAP=1 (no nightly installed)" >&2
 fi
 # Its own target directory, so fuzzing never invalidates the normal build.
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/tests/fuzz/target}"

@@ -64,6 +64,13 @@ impl Message {
         mac
     }
 
+    /// RFC 8439's ChaCha20-Poly1305 with its 96-bit nonce: the same steps without
+    /// HChaCha20. Only the known-answer tests use it (Wycheproof's vectors).
+    #[cfg(test)]
+    fn ietf(key: &[u8; KEY_LEN], nonce: &[u8; 12]) -> Message {
+        Message { subkey: chacha::key_words(key), nonce: chacha::le_words(nonce) }
+    }
+
     fn xor(&self, data: &mut [u8]) -> Result<(), AeadError> {
         chacha::xor_keystream(&self.subkey, self.nonce, 1, data).map_err(|_| AeadError::TooLong)
     }
@@ -202,5 +209,179 @@ mod tests {
             open(&key, &nonce, ad, &sealed, &tag),
             (Ok(()), b"{\"sub\":\"alice\"}".to_vec())
         );
+    }
+
+    /// Seals or opens with a [`Message`], as `seal_in_place`/`open_in_place` do.
+    fn run(
+        msg: &Message,
+        ad: &[u8],
+        buf: &mut [u8],
+        tag: Option<&[u8; TAG_LEN]>,
+    ) -> Result<[u8; TAG_LEN], AeadError> {
+        match tag {
+            None => {
+                msg.xor(buf)?;
+                Ok(msg.mac(ad, buf).finalize().into())
+            }
+            Some(tag) => {
+                msg.mac(ad, buf).verify(tag.into()).map_err(|_| AeadError::Tampered)?;
+                msg.xor(buf)?;
+                Ok(*tag)
+            }
+        }
+    }
+
+    /// Runs one Wycheproof AEAD test set through `message`. Vectors whose nonce, key
+    /// or tag size the construction cannot take must be `invalid` (our types refuse
+    /// them); every other one must seal to its `ct`/`tag` when valid and be refused
+    /// as `Tampered` when invalid. Returns how many vectors ran through the cipher.
+    fn wycheproof_set(
+        name: wycheproof::aead::TestName,
+        nonce_len: usize,
+        message: impl Fn(&[u8; KEY_LEN], &[u8]) -> Message,
+    ) -> usize {
+        use wycheproof::TestResult;
+        let set = wycheproof::aead::TestSet::load(name).unwrap();
+        let mut ran = 0;
+        for group in &set.test_groups {
+            for t in &group.tests {
+                let id = format!("{name:?} tcId {} ({})", t.tc_id, t.comment);
+                let key: Result<[u8; KEY_LEN], _> = t.key.as_slice().try_into();
+                let tag: Result<[u8; TAG_LEN], _> = t.tag.as_slice().try_into();
+                let (Ok(key), Ok(tag), true) = (key, tag, t.nonce.len() == nonce_len) else {
+                    assert_eq!(t.result, TestResult::Invalid, "{id}: sizes we cannot take");
+                    continue;
+                };
+                let msg = message(&key, &t.nonce);
+                ran += 1;
+                let mut buf = t.ct.to_vec();
+                let opened = run(&msg, &t.aad, &mut buf, Some(&tag));
+                match t.result {
+                    TestResult::Invalid => {
+                        assert_eq!(opened, Err(AeadError::Tampered), "{id}");
+                        assert_eq!(buf, t.ct.as_slice(), "{id}: the buffer is left alone");
+                    }
+                    _ => {
+                        assert_eq!(opened, Ok(tag), "{id}");
+                        assert_eq!(buf, t.pt.as_slice(), "{id}: plaintext");
+                        let mut sealed = t.pt.to_vec();
+                        let got = run(&msg, &t.aad, &mut sealed, None).unwrap();
+                        assert_eq!(
+                            (sealed.as_slice(), &got[..]),
+                            (t.ct.as_slice(), t.tag.as_slice()),
+                            "{id}"
+                        );
+                    }
+                }
+            }
+        }
+        ran
+    }
+
+    /// Wycheproof's XChaCha20-Poly1305 vectors against `seal_in_place`'s construction.
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn wycheproof_xchacha20_poly1305() {
+        let ran =
+            wycheproof_set(wycheproof::aead::TestName::XChaCha20Poly1305, NONCE_LEN, |k, n| {
+                Message::new(k, n.try_into().unwrap())
+            });
+        assert!(ran > 200, "only {ran} vectors ran");
+        // The public functions agree with the construction on a vector of the set.
+        let set =
+            wycheproof::aead::TestSet::load(wycheproof::aead::TestName::XChaCha20Poly1305).unwrap();
+        let t = &set.test_groups[0].tests[1];
+        let mut buf = t.pt.to_vec();
+        let key = t.key.as_slice().try_into().unwrap();
+        let nonce = t.nonce.as_slice().try_into().unwrap();
+        let tag = seal_in_place(key, nonce, &t.aad, &mut buf).unwrap();
+        assert_eq!((buf.as_slice(), &tag[..]), (t.ct.as_slice(), t.tag.as_slice()));
+    }
+
+    /// Wycheproof's ChaCha20-Poly1305 (RFC 8439, 96-bit nonce) vectors against the
+    /// same ChaCha20 and Poly1305 steps: the block function, the counter, the MAC
+    /// layout and the constant-time tag check without HChaCha20.
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn wycheproof_chacha20_poly1305() {
+        let ran = wycheproof_set(wycheproof::aead::TestName::ChaCha20Poly1305, 12, |k, n| {
+            Message::ietf(k, n.try_into().unwrap())
+        });
+        assert!(ran > 200, "only {ran} vectors ran");
+    }
+
+    /// A small deterministic generator (SplitMix64), so the differential test below
+    /// runs the same random cases on wasm32, where proptest is not available.
+    struct SplitMix(u64);
+
+    impl SplitMix {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn bytes(&mut self, n: usize) -> Vec<u8> {
+            (0..n).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    /// Seals `plain` with ours and with `chacha20poly1305`, compares, and opens
+    /// ours with theirs and theirs with ours.
+    fn differential(key: &[u8; 32], nonce: &[u8; 24], ad: &[u8], plain: &[u8]) {
+        use chacha20poly1305::aead::Aead;
+        let theirs = XChaCha20Poly1305::new(key.into());
+        let mut ours = plain.to_vec();
+        let tag = seal_in_place(key, nonce, ad, &mut ours).unwrap();
+        let mut sealed = ours.clone();
+        sealed.extend_from_slice(&tag);
+        let payload = chacha20poly1305::aead::Payload { msg: plain, aad: ad };
+        let expected = theirs.encrypt(nonce.into(), payload).unwrap();
+        assert_eq!(sealed, expected, "len {} ad {}", plain.len(), ad.len());
+        let payload = chacha20poly1305::aead::Payload { msg: &sealed, aad: ad };
+        assert_eq!(theirs.decrypt(nonce.into(), payload).unwrap(), plain);
+        open_in_place(key, nonce, ad, &mut ours, &tag).unwrap();
+        assert_eq!(ours, plain);
+    }
+
+    /// Random keys, nonces, associated data and lengths 0 to 16 KiB (every length
+    /// class: empty, partial and whole blocks, the two-block SIMD path) on both
+    /// targets, against `chacha20poly1305`.
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn random_cases_match_the_chacha20poly1305_crate() {
+        let mut rng = SplitMix(0x5eed_0fed_9e5e_5500);
+        for case in 0..160 {
+            let len = match case % 4 {
+                0 => (rng.next() % 16_385) as usize,
+                1 => (rng.next() % 130) as usize,
+                2 => 64 * (rng.next() % 257) as usize,
+                _ => 16_384 - (rng.next() % 64) as usize,
+            };
+            let key: [u8; 32] = rng.bytes(32).try_into().unwrap();
+            let nonce: [u8; 24] = rng.bytes(24).try_into().unwrap();
+            let ad_len = (rng.next() % 300) as usize;
+            let ad = rng.bytes(ad_len);
+            differential(&key, &nonce, &ad, &rng.bytes(len));
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod prop {
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+            #[test]
+            fn any_input_matches_the_chacha20poly1305_crate(
+                key in proptest::array::uniform32(any::<u8>()),
+                nonce in proptest::collection::vec(any::<u8>(), 24),
+                ad in proptest::collection::vec(any::<u8>(), 0..512),
+                plain in proptest::collection::vec(any::<u8>(), 0..=16_384),
+            ) {
+                super::differential(&key, &nonce.try_into().unwrap(), &ad, &plain);
+            }
+        }
     }
 }

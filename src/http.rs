@@ -232,6 +232,14 @@ impl RequestHead {
     pub fn is_unsafe_method(&self) -> bool {
         !matches!(self.method.as_str(), "GET" | "HEAD" | "OPTIONS" | "TRACE")
     }
+
+    /// True for a WebSocket handshake: an `Upgrade` header that names `websocket`
+    /// (RFC 6455 §4.1; any case, in a list too).
+    pub fn is_websocket_upgrade(&self) -> bool {
+        self.headers
+            .get("upgrade")
+            .is_some_and(|u| u.split(',').any(|p| p.trim().eq_ignore_ascii_case("websocket")))
+    }
 }
 
 /// A response the worker writes itself.

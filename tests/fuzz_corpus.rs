@@ -182,6 +182,59 @@ fn write_seed_corpus() {
     write("manifest", "deploys", br#"{"version":1,"deploys":[{"id":"20240101-000000-abcdef12","created":1700000000}],"current":"20240101-000000-abcdef12","retention":{"keep_last":3,"keep_for_secs":86400}}"#);
     write("manifest", "traversal", br#"{"version":1,"id":"x","created":0,"files":{"../etc/passwd":{"hash":"00","type":"a","size":1,"immutable":false}}}"#);
 
+    let huge = format!(r#"{{"sub":"ada","data":{{"blob":"{}"}}}}"#, "x".repeat(20_000)) + "\n";
+    for (name, data) in [
+        ("set", "{\"sub\":\"bob\",\"data\":{\"theme\":\"dark\"},\"ttl\":600}\n"),
+        ("set-and-rotate", "{\"sub\":\"ada\"}\nrotate"),
+        ("destroy", "\ndestroy"),
+        ("revoke-all", "\nrevoke-all"),
+        ("bad-json", "{\"sub\":\n"),
+        ("unknown-action", "\nexplode"),
+        ("control-in-sub", "{\"sub\":\"a\\u0000b\"}\n"),
+        ("huge-data", &huge),
+    ] {
+        write("origin_instructions", name, data.as_bytes());
+    }
+    for (name, data) in [
+        ("cookie-and-forged", "Cookie\n__Host-session=v1.k1.AAAA; theme=dark\nEdge-Session\nforged\nEdge-Session-Set\n{\"sub\":\"x\"}\n"),
+        ("bearer", "authorization\nBearer eyJhbGciOiJIUzI1NiJ9.e30.x\n"),
+        ("upgrade", "upgrade\nwebsocket\nconnection\nUpgrade\norigin\nhttps://evil.example\ncookie\n__Host-session=x\n"),
+        ("no-trailing-newline", "x-a\n1\nx-b"),
+        ("empty-names", "\n\n\n\n"),
+    ] {
+        write("header_lines", name, data.as_bytes());
+    }
+    for (name, data) in [
+        ("eddsa", "TOKEN_ALG=EdDSA\nASSERTION_ALG=EdDSA\nJWT_ALGORITHMS=HS256,EdDSA\n"),
+        ("cookie", "COOKIE_NAME=sid\nCOOKIE_SAMESITE=None\nCOOKIE_MAX_CHUNKS=16\nCOOKIE_SECURE=true\n"),
+        ("ttls", "SESSION_ABSOLUTE_TTL=60\nSESSION_IDLE_TTL=30\nSESSION_REFRESH_AFTER=0.5\nTOKEN_TTL=60\nTOKEN_DATA=include\n"),
+        ("assets", "ASSET_PREFIXES=/static/,/img/\nSPA_FALLBACK=index.html\nASSET_CACHE_TTL=0\nASSET_PIN_COOKIE=dpl\n"),
+        ("bad", "SESSION_KEYS=k1:short\nCOOKIE_MAX_CHUNKS=four\nISSUER=\x01\n"),
+    ] {
+        write("config", name, data.as_bytes());
+    }
+    for (name, data) in [
+        (
+            "vite",
+            r#"{"index.html":{"file":"assets/index-BfX3kq_T.js","name":"index","isEntry":true,"css":["assets/index-Dq1fa2bc.css"]},"src/lazy.js":{"file":"assets/lazy--Y7IcKfR.js","name":"lazy","isDynamicEntry":true}}"#,
+        ),
+        (
+            "esbuild",
+            r#"{"inputs":{"src/a.js":{"bytes":1,"imports":[]}},"outputs":{"dist/app-5ZUBHDB4.js":{"bytes":9},"dist/chunks/b-abcdefgh.js":{"bytes":3}}}"#,
+        ),
+        (
+            "webpack",
+            r#"{"main.js":"auto/main.3f2a1b9c4d5e6f708192.js","index.html":"/index.html"}"#,
+        ),
+        (
+            "cra",
+            r#"{"files":{"main.js":"/static/js/main.8c8b27cf.chunk.js"},"entrypoints":["static/js/main.8c8b27cf.chunk.js"]}"#,
+        ),
+        ("pwa", r#"{"name":"App","icons":[{"src":"icon-192.png"}]}"#),
+    ] {
+        write("bundler_record", name, data.as_bytes());
+    }
+
     for (name, path) in [
         ("root", "/"),
         ("hashed", "/assets/app.0123456789abcdef.js"),

@@ -348,13 +348,17 @@ impl Gateway {
         (Pending { identity, cookies, clear, oversize }, unknown)
     }
 
-    /// CSRF defence: an unsafe request that carries the session cookie must come
-    /// from the site itself or an allowed origin, whatever its `Content-Type`.
-    /// `Sec-Fetch-Site` decides when the browser sends it; else `Origin`. Requests
-    /// with neither (non-browser clients, which do not send cookies by ambient
-    /// authority) pass. Bearer-only requests are exempt: browsers never attach them.
+    /// CSRF defence: an unsafe request, or a WebSocket upgrade (a GET that opens a
+    /// channel acting as the user: cross-site WebSocket hijacking), that carries the
+    /// session cookie must come from the site itself or an allowed origin, whatever
+    /// its `Content-Type`. `Sec-Fetch-Site` decides when the browser sends it; else
+    /// `Origin`. Requests with neither (non-browser clients, which do not send
+    /// cookies by ambient authority) pass. Bearer-only requests are exempt: browsers
+    /// never attach them. A sibling subdomain is `same-site`, not `same-origin`: it
+    /// needs `CSRF_ALLOWED_ORIGINS` too.
     fn cross_site_refusal(&self, req: &RequestHead) -> Option<Response> {
-        if !req.is_unsafe_method() {
+        let upgrade = req.is_websocket_upgrade();
+        if !req.is_unsafe_method() && !upgrade {
             return None;
         }
         let carries_cookie = req.headers.get("cookie").is_some_and(|c| {
@@ -374,12 +378,17 @@ impl Gateway {
             Some(_) => origin.is_some_and(allowed_origin),
             None => origin.is_none_or(allowed_origin),
         };
-        (!ok).then(|| {
-            Response::error(
+        (!ok).then(|| match upgrade {
+            true => Response::error(
+                403,
+                "cross_site_websocket",
+                "This WebSocket upgrade carries the session cookie, but it comes from another site. Allow its origin with CSRF_ALLOWED_ORIGINS if it is yours.",
+            ),
+            false => Response::error(
                 403,
                 "cross_site_request",
                 "This request changes state and carries the session cookie, but it comes from another site. Allow its origin with CSRF_ALLOWED_ORIGINS if it is yours.",
-            )
+            ),
         })
     }
 

@@ -518,6 +518,51 @@ fn cross_site_unsafe_requests_with_the_cookie_are_refused() {
     assert!(matches!(r.handle(&bare, T0 + 1), Step::Forward(_)));
 }
 
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn cross_site_websocket_upgrades_with_the_cookie_are_refused() {
+    let mut r = rig(&[("CSRF_ALLOWED_ORIGINS", "https://partner.example")]);
+    let cookie = r.login("alice", T0);
+    let upgrade = |cookie: Option<&str>, extra: &[(&str, &str)]| {
+        let mut all = vec![("upgrade", "websocket"), ("connection", "Upgrade")];
+        all.extend(cookie.map(|c| ("cookie", c)));
+        all.extend_from_slice(extra);
+        RequestHead::new(
+            "GET",
+            "https://app.example/ws",
+            all.iter().map(|(n, v)| (*n, v.to_string())).collect(),
+        )
+    };
+    let refused: &[&[(&str, &str)]] = &[
+        &[("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")],
+        // A sibling subdomain is same-site: Lax cookies go along.
+        &[("sec-fetch-site", "same-site"), ("origin", "https://chat.app.example")],
+        &[("origin", "https://evil.example")],
+        &[("upgrade", "WebSocket"), ("origin", "https://evil.example")],
+    ];
+    for h in refused {
+        let Step::Respond(resp) = r.handle(&upgrade(Some(&cookie), h), T0 + 1) else {
+            panic!("cross-site upgrade forwarded: {h:?}");
+        };
+        assert_eq!(resp.status, 403, "{h:?}");
+        let body = String::from_utf8_lossy(&resp.body);
+        assert!(body.contains("cross_site_websocket") && body.contains("CSRF_ALLOWED_ORIGINS"));
+    }
+    let allowed: &[&[(&str, &str)]] = &[
+        &[("sec-fetch-site", "same-origin"), ("origin", "https://app.example")],
+        &[("origin", "https://app.example")],
+        &[("sec-fetch-site", "cross-site"), ("origin", "https://partner.example")],
+        &[],
+    ];
+    for h in allowed {
+        let f = r.forward(&upgrade(Some(&cookie), h), T0 + 1);
+        assert_eq!(assertion(&f.headers).map(|c| c.sub), Some("alice".into()), "{h:?}");
+    }
+    // Anonymous upgrades pass as before, from anywhere, without an assertion.
+    let evil = [("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")];
+    assert!(assertion(&r.forward(&upgrade(None, &evil), T0 + 1).headers).is_none());
+}
+
 /// Stores `data` (a JSON object text) in a new session of `sub`; the Cookie header
 /// a browser sends next, or `None` when the cookie would be over the cap.
 fn session_with(r: &mut Rig, sub: &str, data: &str, now: u64) -> Option<String> {

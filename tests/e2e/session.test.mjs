@@ -2,8 +2,10 @@
 // origin: sealed sessions, the edge↔origin contract, bearer tokens, revocation.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import http from 'node:http';
-import { startStack } from './harness.mjs';
+import { promisify } from 'node:util';
+import { startStack, paths } from './harness.mjs';
 import { Client } from './client.mjs';
 
 let stack;
@@ -11,6 +13,7 @@ before(async () => { stack = await startStack(); });
 after(async () => { await stack?.stop(); });
 
 const client = () => new Client(stack.url);
+const execFileP = promisify(execFile);
 
 test('login seals a session the origin never stores; cookies are never forwarded', async () => {
   const c = client();
@@ -278,4 +281,25 @@ test('a session at the cookie cap gets a bearer token the worker accepts (TOKEN_
     headers: { authorization: `Bearer ${tok2.json.access_token}` },
   });
   assert.equal(api2.json.data.blob.length, 100);
+});
+
+test('the release worker opens a cookie the CLI sealed, and the CLI opens one the worker sealed', async () => {
+  const keys = ['--keys', stack.secrets.SESSION_KEYS];
+  const { stdout: sealed } = await execFileP(paths.cli, ['seal', ...keys, '--sub', 'cli-user', '--data', '{"via":"cli","n":[1,2]}']);
+  const viaCli = await new Client(stack.url).fetch('/api/me', { cookie: `__Host-session=${sealed.trim()}` });
+  assert.equal(viaCli.status, 200, viaCli.text);
+  assert.equal(viaCli.json.sub, 'cli-user');
+  assert.deepEqual(viaCli.json.data, { via: 'cli', n: [1, 2] });
+
+  // The worker seals, chunked (6000 bytes of data): the CLI reads the whole Cookie header.
+  const c = client();
+  await c.login('worker-user');
+  assert.equal((await c.fetch('/api/big?bytes=6000', { method: 'POST' })).status, 200);
+  const header = c.cookieHeader();
+  assert.match(header, /__Host-session\.1=/, 'chunked');
+  const { stdout, stderr } = await execFileP(paths.cli, ['open', ...keys, `theme=dark; ${header}`]);
+  const claims = JSON.parse(stdout);
+  assert.equal(claims.sub, 'worker-user');
+  assert.equal(claims.d.blob.length, 6000);
+  assert.match(stderr, /^valid: sealed with key `/);
 });

@@ -13,18 +13,31 @@
 
 use std::sync::OnceLock;
 
-use edge_session::assets::{self, AssetConfig, Route};
+use edge_session::assets::{self, AssetConfig, BundlerRecord, Immutability, Route};
+use edge_session::config::Config;
 use edge_session::cookie::{self, CookieOptions, SameSite, SessionCookies};
+use edge_session::gateway::{Entropy, EntropyError, Finish, Gateway, Step};
 use edge_session::http::{Headers, RequestHead};
 use edge_session::jwt::{self, Alg, JwtKey, Validation};
 use edge_session::keyring::KeyRing;
 use edge_session::manifest::{DeploysDoc, Manifest};
 use edge_session::seal::{self, SealContext};
 use edge_session::session::{self, SessionPolicy};
+use edge_session::store::{block_on_ready, MemoryStore};
 
 /// The harness names, one per fuzz target and corpus directory.
-pub const TARGETS: [&str; 6] =
-    ["open_seal", "cookie_header", "cookie_attributes", "verify_jwt", "manifest", "asset_path"];
+pub const TARGETS: [&str; 10] = [
+    "open_seal",
+    "cookie_header",
+    "cookie_attributes",
+    "verify_jwt",
+    "manifest",
+    "asset_path",
+    "origin_instructions",
+    "header_lines",
+    "config",
+    "bundler_record",
+];
 
 /// Runs the harness `name` on `data`. `false` for an unknown name.
 pub fn run(name: &str, data: &[u8]) -> bool {
@@ -35,6 +48,10 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "verify_jwt" => verify_jwt(data),
         "manifest" => manifest(data),
         "asset_path" => asset_path(data),
+        "origin_instructions" => origin_instructions(data),
+        "header_lines" => header_lines(data),
+        "config" => config(data),
+        "bundler_record" => bundler_record(data),
         _ => return false,
     }
     true
@@ -277,5 +294,220 @@ pub fn asset_path(data: &[u8]) {
             let key = assets::key_for(&decoded);
             assert!(!key.starts_with('/'));
         }
+    }
+}
+
+/// The settings every gateway harness starts from (fixed keys, as above).
+pub fn base_setting(name: &str) -> Option<String> {
+    match name {
+        "SESSION_KEYS" => Some(SESSION_KEYS.into()),
+        "ORIGIN_SECRET" => Some("fuzz-origin-secret-of-32-bytes-or-more".into()),
+        "ORIGIN_URL" => Some("http://127.0.0.1:8788".into()),
+        _ => None,
+    }
+}
+
+/// Counter-based randomness: the harnesses must be deterministic.
+pub struct Counter(pub u8);
+
+impl Entropy for Counter {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError> {
+        for b in buf.iter_mut() {
+            self.0 = self.0.wrapping_add(1);
+            *b = self.0;
+        }
+        Ok(())
+    }
+}
+
+fn gateway() -> &'static Gateway {
+    static GW: OnceLock<Gateway> = OnceLock::new();
+    GW.get_or_init(|| Gateway::new(Config::from_lookup(&base_setting).expect("base settings load")))
+}
+
+fn run_now<F: std::future::Future>(f: F) -> F::Output {
+    block_on_ready(f).expect("memory futures complete at once")
+}
+
+/// One request through both phases: the origin answers with `origin_headers`.
+/// Returns the final response headers (or the replacement response's) and status.
+fn roundtrip(req: &RequestHead, origin_headers: Headers, store: &MemoryStore) -> (u16, Headers) {
+    let gw = gateway();
+    let (mut entropy, mut log) = (Counter(0), Vec::new());
+    match run_now(gw.handle(req, store, &mut entropy, NOW, &mut log)) {
+        Step::Respond(r) => (r.status, r.headers),
+        Step::Forward(f) => {
+            let mut headers = origin_headers;
+            match run_now(gw.finish(f.pending, &mut headers, store, &mut entropy, NOW, &mut log)) {
+                Finish::Pass => (200, headers),
+                Finish::Replace(r) => (r.status, r.headers),
+            }
+        }
+    }
+}
+
+/// What the origin sends back: `Edge-Session-Set` (the first line) and
+/// `Edge-Session-Action` (the second), applied to a logged-in session. Never a panic;
+/// either a refusal (502, no cookie written) or a response that carries no
+/// `Edge-Session*` header and only well-formed `Set-Cookie` lines; a cookie written
+/// for a `set` opens again.
+pub fn origin_instructions(data: &[u8]) {
+    let text = text(data);
+    let mut parts = text.splitn(2, '\n');
+    let (set, action) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let store = MemoryStore::new(NOW);
+    let login: Headers =
+        [("edge-session-set", r#"{"sub":"ada","data":{"n":1}}"#)].into_iter().collect();
+    let (_, first) = roundtrip(
+        &RequestHead::new("POST", "https://app.example/login", Headers::new()),
+        login,
+        &store,
+    );
+    let cookie: Vec<&str> = first
+        .iter()
+        .filter(|(n, _)| *n == "set-cookie")
+        .filter_map(|(_, v)| v.split(';').next())
+        .collect();
+    assert!(!cookie.is_empty(), "the fixed login writes a cookie");
+    let mut origin = Headers::new();
+    if !set.is_empty() {
+        origin.append("edge-session-set", set);
+    }
+    if !action.is_empty() {
+        origin.append("edge-session-action", action);
+    }
+    let req_headers: Headers = [("cookie", cookie.join("; "))].into_iter().collect();
+    let req = RequestHead::new("POST", "https://app.example/api/x", req_headers);
+    let (status, headers) = roundtrip(&req, origin, &store);
+    assert!(headers.iter().all(|(n, _)| !n.starts_with("edge-session")), "{headers:?}");
+    for (_, v) in headers.iter().filter(|(n, _)| *n == "set-cookie") {
+        assert!(!v.bytes().any(|b| b < 0x20 || b == 0x7f), "control byte in {v:?}");
+        assert!(v.len() <= 4096, "a Set-Cookie of {} bytes", v.len());
+    }
+    if status == 502 {
+        assert!(headers.iter().all(|(n, _)| n != "set-cookie"), "a refusal writes no cookie");
+    }
+    let sub = serde_json::from_str::<serde_json::Value>(set)
+        .ok()
+        .and_then(|v| v["sub"].as_str().map(str::to_owned));
+    if let (200, true, Some(sub)) = (status, action.is_empty(), sub) {
+        // The session the origin set opens on the next request as that user.
+        let cookie: Vec<&str> = headers
+            .iter()
+            .filter(|(n, v)| *n == "set-cookie" && !v.contains("Max-Age=0"))
+            .filter_map(|(_, v)| v.split(';').next())
+            .collect();
+        let next: Headers = [("cookie", cookie.join("; "))].into_iter().collect();
+        let req = RequestHead::new("GET", "https://app.example/api/me", next);
+        let (mut entropy, mut log) = (Counter(0), Vec::new());
+        let Step::Forward(f) = run_now(gateway().handle(&req, &store, &mut entropy, NOW, &mut log))
+        else {
+            panic!("the next request was answered by the worker");
+        };
+        let token = f.headers.get("edge-session").expect("the new session is verified");
+        let key = JwtKey::from_bytes(b"fuzz-origin-secret-of-32-bytes-or-more").expect("32+ bytes");
+        let v = Validation::new("edge-session", "origin");
+        let claims =
+            jwt::verify::<serde_json::Value>(token, |_| Some(&key), &v, NOW).expect("verifies");
+        assert_eq!(claims["sub"].as_str(), Some(sub.as_str()));
+    }
+}
+
+/// The header list the shell hands the core (`name\nvalue\n…`) as a request: never
+/// a panic; the origin never sees a session cookie or a client `Edge-Session*`
+/// header, and an assertion it gets verifies.
+pub fn header_lines(data: &[u8]) {
+    let headers = Headers::from_lines(text(data));
+    let rebuilt: Headers = headers.iter().collect();
+    assert_eq!(rebuilt, headers, "a list rebuilds from its entries");
+    assert!(rebuilt.changes_from(&headers).is_empty());
+    let req = RequestHead::new("GET", "https://app.example/api/me", headers);
+    let store = MemoryStore::new(NOW);
+    let gw = gateway();
+    let (mut entropy, mut log) = (Counter(0), Vec::new());
+    if let Step::Forward(f) = run_now(gw.handle(&req, &store, &mut entropy, NOW, &mut log)) {
+        for (name, value) in f.headers.iter() {
+            assert!(
+                name != "authorization" || !value.to_ascii_lowercase().starts_with("bearer"),
+                "bearer forwarded"
+            );
+            if name == "edge-session" {
+                let key = JwtKey::from_bytes(b"fuzz-origin-secret-of-32-bytes-or-more")
+                    .expect("32+ bytes");
+                let v = Validation::new("edge-session", "origin");
+                let verified = jwt::verify::<serde_json::Value>(value, |_| Some(&key), &v, NOW);
+                assert!(verified.is_ok(), "the assertion verifies: {verified:?}");
+            } else {
+                assert!(!name.starts_with("edge-session"), "client {name} forwarded");
+            }
+            if name == "cookie" {
+                let opts = gw.config().cookie.clone();
+                assert!(
+                    SessionCookies::from_header(&opts, Some(value)).is_empty(),
+                    "session cookie forwarded"
+                );
+            }
+        }
+    }
+}
+
+/// Settings as `NAME=VALUE` lines over the base settings: loading never panics, and
+/// a configuration that loads serves a request without panicking.
+pub fn config(data: &[u8]) {
+    let text = text(data);
+    let lines: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    let get = |name: &str| {
+        lines
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| base_setting(name))
+    };
+    let _ = AssetConfig::from_lookup(get);
+    let Ok(config) = Config::from_lookup(&get) else { return };
+    let gw = Gateway::new(config);
+    let store = MemoryStore::new(NOW);
+    let (mut entropy, mut log) = (Counter(0), Vec::new());
+    for path in ["https://app.example/api/me", "https://app.example/_session/jwks.json"] {
+        let _ = run_now(gw.handle(
+            &RequestHead::new("GET", path, Headers::new()),
+            &store,
+            &mut entropy,
+            NOW,
+            &mut log,
+        ));
+    }
+}
+
+/// A bundler record (what `assets publish` reads): parsing never panics, and a record
+/// only ever adds immutable files: a name the last-resort rule calls hashed stays
+/// immutable with the record too.
+pub fn bundler_record(data: &[u8]) {
+    let _ = BundlerRecord::parse_flat_map("fuzz.json", data);
+    let Ok(record) = BundlerRecord::parse("fuzz.json", data) else { return };
+    let rules = Immutability::new(&[], std::slice::from_ref(&record));
+    let json: serde_json::Value = serde_json::from_slice(data).expect("a record is JSON");
+    let mut paths = Vec::new();
+    collect_strings(&json, &mut paths);
+    for p in paths.iter().map(|p| p.trim_start_matches('/')) {
+        let rule = rules.rule_for(p);
+        if assets::is_content_hashed(p) {
+            assert!(rule.is_some(), "{p:?} is hashed by name but not immutable");
+        }
+    }
+}
+
+fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        serde_json::Value::Object(map) => {
+            for (k, i) in map {
+                out.push(k.clone());
+                collect_strings(i, out);
+            }
+        }
+        _ => {}
     }
 }
