@@ -40,7 +40,13 @@ have npm || die "npm not found: it comes with Node.js"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js $(node --version) is too old: wrangler 4.86 needs >= 20.3"
 
-# --- Rust: wasm target and components ----------------------------------------
+# --- Rust: the pinned toolchain, its wasm target and components ---------------
+# rust-toolchain.toml names the toolchain (1.95.0); rustup never downloads one here.
+pinned=$(sed -n 's/^channel = "\(.*\)"$/\1/p' "$ROOT/rust-toolchain.toml")
+if ! rustc --version >/dev/null 2>&1; then
+  die "the Rust toolchain pinned in rust-toolchain.toml ($pinned) is not installed: run \`rustup toolchain install $pinned\`, or change the pin"
+fi
+say "Rust toolchain: $(rustc --version) (pinned by rust-toolchain.toml)"
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding Rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown || die "rustup target add wasm32-unknown-unknown failed"

@@ -14,9 +14,8 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-// Compiled as their own crate at opt-level 3 (src/hotpath/Cargo.toml says why);
-// the sources are src/aead.rs, src/ascii.rs, src/b64.rs, src/chacha.rs, src/data.rs,
-// src/hs256.rs, src/http.rs, src/keyring.rs, src/seal.rs and src/session.rs.
+// Compiled as their own crate at opt-level 3 (src/hotpath/Cargo.toml says why),
+// with their sources in src/hotpath/src/.
 pub use edge_session_hotpath::{
     aead, ascii, b64, chacha, data, hs256, http, keyring, seal, session,
 };

@@ -27,7 +27,7 @@ const SIGNATURE_B64_LEN: usize = 43;
 /// it does for no length (RFC 2104 §2: longer keys are hashed first).
 ///
 /// ```
-/// use edge_session::hs256;
+/// use edge_session_hotpath::hs256;
 /// let token = hs256::sign(hs256::HEADER, br#"{"sub":"alice"}"#, b"secret").unwrap();
 /// assert_eq!(token.split('.').count(), 3);
 /// assert!(token.starts_with("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."));
@@ -42,7 +42,7 @@ pub fn sign(header_json: &str, claims_json: &[u8], secret: &[u8]) -> Option<Stri
 /// (`Mac::verify_slice`).
 ///
 /// ```
-/// use edge_session::hs256;
+/// use edge_session_hotpath::hs256;
 /// let token = hs256::sign(hs256::HEADER, br#"{"sub":"alice"}"#, b"secret").unwrap();
 /// let (input, signature) = token.rsplit_once('.').unwrap();
 /// assert!(hs256::verify(input.as_bytes(), signature, b"secret"));

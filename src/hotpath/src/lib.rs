@@ -6,25 +6,14 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-#[path = "../aead.rs"]
 pub mod aead;
-#[path = "../ascii.rs"]
 pub mod ascii;
-#[path = "../b64.rs"]
 pub mod b64;
-#[path = "../chacha.rs"]
 pub mod chacha;
-#[path = "../claims_json.rs"]
 mod claims_json;
-#[path = "../data.rs"]
 pub mod data;
-#[path = "../hs256.rs"]
 pub mod hs256;
-#[path = "../http.rs"]
 pub mod http;
-#[path = "../keyring.rs"]
 pub mod keyring;
-#[path = "../seal.rs"]
 pub mod seal;
-#[path = "../session.rs"]
 pub mod session;

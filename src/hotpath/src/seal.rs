@@ -171,8 +171,8 @@ fn encoded_len(n: usize) -> usize {
 ///
 /// # Example
 /// ```
-/// use edge_session::keyring::KeyRing;
-/// use edge_session::seal::{open, seal, SealContext};
+/// use edge_session_hotpath::keyring::KeyRing;
+/// use edge_session_hotpath::seal::{open, seal, SealContext};
 /// let ring = KeyRing::parse(&format!("k1:{}", "A".repeat(43))).map_err(|e| e.to_string())?;
 /// let ctx = SealContext { name: "__Host-s", purpose: "session" };
 /// let sealed = seal(&ring, &ctx, b"hello", &[7; 24]).map_err(|e| e.to_string())?;

@@ -65,7 +65,7 @@ impl Kid {
     ///
     /// # Example
     /// ```
-    /// use edge_session::keyring::Kid;
+    /// use edge_session_hotpath::keyring::Kid;
     /// assert_eq!(Kid::new("k2026-a").map(|k| k.to_string()).ok(), Some("k2026-a".into()));
     /// assert!(Kid::new("no spaces").is_err());
     /// ```
@@ -344,7 +344,7 @@ impl KeyRing {
     ///
     /// # Example
     /// ```
-    /// use edge_session::keyring::KeyRing;
+    /// use edge_session_hotpath::keyring::KeyRing;
     /// let spec = format!("new:{},old:{}", "A".repeat(43), "B".repeat(42) + "A");
     /// let ring = KeyRing::parse(&spec).map_err(|e| e.to_string())?;
     /// assert_eq!(ring.primary_kid().as_str(), "new");
@@ -469,7 +469,7 @@ impl KeyRing {
 ///
 /// # Example
 /// ```
-/// use edge_session::keyring::{format_entry, Kid};
+/// use edge_session_hotpath::keyring::{format_entry, Kid};
 /// let kid = Kid::new("k1").map_err(|e| e.to_string())?;
 /// assert_eq!(format_entry(&kid, &[0xfb, 0xff]), "k1:-_8");
 /// # Ok::<(), String>(())
