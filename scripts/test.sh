@@ -20,6 +20,10 @@ done
 total_start=$(now)
 timings=()
 current=""
+# The end-to-end summary (tests/e2e/reporter.mjs): per-file times, retried
+# wrangler one-shots, each failed test with the first lines of its error, and the
+# `N passed, N failed` line. Printed last, so a failure can be read from the tail.
+e2e_summary=$(mktemp "${TMPDIR:-/tmp}/edge-session-e2e-summary.XXXXXX")
 on_exit() {
   local rc=$?
   if [ "$rc" != 0 ] && [ -n "$current" ]; then
@@ -27,8 +31,13 @@ on_exit() {
       header "passed before the failure"
       printf '%s\n' "${timings[@]}" >&2
     fi
+    if [ -s "$e2e_summary" ]; then
+      header "end-to-end summary"
+      cat "$e2e_summary" >&2
+    fi
     printf '\n%sFAILED:%s %s (exit %s, after %s)\n' "$_R" "$_N" "$current" "$rc" "$(elapsed "$total_start")" >&2
   fi
+  rm -f "$e2e_summary"
 }
 trap on_exit EXIT
 
@@ -58,8 +67,14 @@ e2e() {
   local files=(tests/e2e/*.test.mjs)
   [ "${#files[@]}" -gt 0 ] || die "no end-to-end tests in tests/e2e/*.test.mjs"
   # One file at a time: each starts its own wrangler dev + origin, and this
-  # machine has 2 cores.
-  node --test --test-concurrency=1 "${files[@]}"
+  # machine has 2 cores. node's own reporter (TAP in a log, spec on a terminal)
+  # goes to stdout; the summary to $e2e_summary (see on_exit).
+  : >"$e2e_summary"
+  E2E_SUMMARY_FILE=$e2e_summary node --test --test-concurrency=1 \
+    --test-reporter=./tests/e2e/reporter.mjs --test-reporter-destination=stdout "${files[@]}"
+  header "end-to-end summary"
+  cat "$e2e_summary" >&2
+  : >"$e2e_summary"
 }
 
 step "install (toolchain, npm, Chromium)" bash scripts/install.sh --browser

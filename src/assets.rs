@@ -38,7 +38,7 @@ mod serve;
 #[cfg(test)]
 mod serve_tests;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 
 use std::fmt;
 

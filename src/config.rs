@@ -203,6 +203,24 @@ impl<L: Lookup> Reader<'_, L> {
         Ok(v)
     }
 
+    /// One of `options` (matched ignoring case when `any_case`), else an error
+    /// saying `expected` and what came.
+    fn choice<T: Copy>(
+        &self,
+        name: &'static str,
+        default: &str,
+        any_case: bool,
+        options: &[(&str, T)],
+        expected: &str,
+    ) -> Result<T, ConfigError> {
+        let v = self.string(name, default);
+        let found = options.iter().find(|(o, _)| match any_case {
+            true => o.eq_ignore_ascii_case(&v),
+            false => *o == v,
+        });
+        found.map(|(_, t)| *t).ok_or_else(|| err(name, format!("{expected}, got `{}`", shown(&v))))
+    }
+
     fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
         match self.raw(name).as_deref() {
             None => Ok(default),
@@ -218,6 +236,215 @@ impl<L: Lookup> Reader<'_, L> {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect()
+    }
+}
+
+/// `SESSION_KEYS` and `ORIGIN_SECRET`.
+fn secrets<L: Lookup>(r: &Reader<'_, L>) -> Result<(KeyRing, JwtKey), ConfigError> {
+    let keys = KeyRing::parse(&r.required(
+        "SESSION_KEYS",
+        "create keys with `edge-session keygen` and `wrangler secret put SESSION_KEYS`",
+    )?)
+    .map_err(|e| err("SESSION_KEYS", e.to_string()))?;
+    let origin_secret = r.required(
+        "ORIGIN_SECRET",
+        "create one with `edge-session keygen` and `wrangler secret put ORIGIN_SECRET`",
+    )?;
+    let origin_key = JwtKey::from_bytes(origin_secret.as_bytes())
+        .map_err(|e| err("ORIGIN_SECRET", e.to_string()))?;
+    Ok((keys, origin_key))
+}
+
+/// The `COOKIE_*` settings, validated together (`__Host-` rules).
+fn cookie_options<L: Lookup>(r: &Reader<'_, L>) -> Result<CookieOptions, ConfigError> {
+    let same_site = r.choice(
+        "COOKIE_SAMESITE",
+        "Lax",
+        true,
+        &[("lax", SameSite::Lax), ("strict", SameSite::Strict), ("none", SameSite::None)],
+        "must be Lax, Strict or None",
+    )?;
+    let max_chunks = r.count("COOKIE_MAX_CHUNKS", 4)?;
+    let cookie = CookieOptions {
+        name: r.string("COOKIE_NAME", "__Host-session"),
+        secure: r.bool("COOKIE_SECURE", true)?,
+        http_only: r.bool("COOKIE_HTTPONLY", true)?,
+        same_site,
+        path: r.string("COOKIE_PATH", "/"),
+        domain: r.raw("COOKIE_DOMAIN"),
+        max_chunks: usize::try_from(max_chunks).unwrap_or(usize::MAX),
+    };
+    cookie.validate().map_err(|e| err(cookie_setting(&e), e.to_string()))?;
+    Ok(cookie)
+}
+
+/// A plain decimal like `0.25`, `.5` or `1` (digits, one `.` at most, at most nine
+/// digits each side). Not `str::parse::<f64>`: its general parser (exponents,
+/// infinities, exact rounding tables) would cost the worker kilobytes for one setting.
+fn decimal(v: &str) -> Option<f64> {
+    let (whole, frac) = v.split_once('.').unwrap_or((v, ""));
+    let digits = |s: &str| s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && frac.is_empty()) || !digits(whole) || !digits(frac) {
+        return None;
+    }
+    let int = |s: &str| if s.is_empty() { Some(0) } else { s.parse::<u32>().ok() };
+    let scale = (0..frac.len()).fold(1.0, |acc: f64, _| acc * 10.0);
+    Some(f64::from(int(whole)?) + f64::from(int(frac)?) / scale)
+}
+
+/// `SESSION_ABSOLUTE_TTL`, `SESSION_IDLE_TTL`, `SESSION_REFRESH_AFTER`, `CLOCK_SKEW`.
+fn session_policy<L: Lookup>(r: &Reader<'_, L>) -> Result<SessionPolicy, ConfigError> {
+    let refresh_after = match r.raw("SESSION_REFRESH_AFTER") {
+        None => 0.25,
+        Some(v) => decimal(&v).ok_or_else(|| {
+            err(
+                "SESSION_REFRESH_AFTER",
+                format!("must be a fraction like 0.25, got `{}`", shown(&v)),
+            )
+        })?,
+    };
+    SessionPolicy::new(
+        r.seconds("SESSION_ABSOLUTE_TTL", 7 * 24 * 3600)?,
+        r.seconds("SESSION_IDLE_TTL", 24 * 3600)?,
+        refresh_after,
+        r.seconds("CLOCK_SKEW", 60)?,
+    )
+    .map_err(|e| {
+        let setting = match e.field() {
+            "absolute_ttl" => "SESSION_ABSOLUTE_TTL",
+            "refresh_after" => "SESSION_REFRESH_AFTER",
+            "leeway" => "CLOCK_SKEW",
+            _ => "SESSION_IDLE_TTL",
+        };
+        err(setting, e.to_string())
+    })
+}
+
+/// What the worker's tokens (assertions and bearer tokens) are made of.
+struct Tokens {
+    issuer: String,
+    origin_audience: String,
+    assertion_ttl: u64,
+    token_audience: String,
+    token_ttl: u64,
+    token_data: TokenData,
+    algorithms: Vec<Alg>,
+    token_alg: Alg,
+    assertion_alg: Alg,
+}
+
+/// `ISSUER`, the audiences, lifetimes and algorithms of assertions and bearer tokens.
+fn tokens<L: Lookup>(r: &Reader<'_, L>, policy: &SessionPolicy) -> Result<Tokens, ConfigError> {
+    let alg = |name: &'static str| -> Result<Alg, ConfigError> {
+        Alg::parse(&r.string(name, "HS256"))
+            .map_err(|e| err(name, format!("must be HS256 or EdDSA; {e}")))
+    };
+    let (token_alg, assertion_alg) = (alg("TOKEN_ALG")?, alg("ASSERTION_ALG")?);
+    let algorithms = r
+        .list("JWT_ALGORITHMS", token_alg.name())
+        .iter()
+        .map(|a| Alg::parse(a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err("JWT_ALGORITHMS", e.to_string()))?;
+    if algorithms.is_empty() {
+        return Err(err("JWT_ALGORITHMS", "must list at least one algorithm, e.g. HS256"));
+    }
+    if !algorithms.contains(&token_alg) {
+        return Err(err(
+            "JWT_ALGORITHMS",
+            format!("must contain TOKEN_ALG ({token_alg}), or the worker's own tokens are refused"),
+        ));
+    }
+    let ttl = |name: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
+        let v = r.seconds(name, default)?;
+        if v == 0 || v > max {
+            return Err(err(name, format!("must be between 1 and {max} seconds, got {v}")));
+        }
+        Ok(v)
+    };
+    let origin_audience = r.name("ORIGIN_AUDIENCE", "origin")?;
+    let token_audience = r.name("TOKEN_AUDIENCE", "api")?;
+    if token_audience == origin_audience {
+        // With EdDSA one key signs both kinds: the audience is what keeps an
+        // assertion from being replayed as a bearer token (and vice versa).
+        return Err(err(
+            "TOKEN_AUDIENCE",
+            format!(
+                "must differ from ORIGIN_AUDIENCE (both are `{}`), so an assertion cannot be used as a bearer token",
+                shown(&token_audience)
+            ),
+        ));
+    }
+    let token_data = r.choice(
+        "TOKEN_DATA",
+        "fit",
+        true,
+        &[("fit", TokenData::Fit), ("include", TokenData::Include), ("omit", TokenData::Omit)],
+        "must be fit, include or omit",
+    )?;
+    Ok(Tokens {
+        issuer: r.name("ISSUER", "edge-session")?,
+        origin_audience,
+        assertion_ttl: ttl("ASSERTION_TTL", 60, 3600)?,
+        token_audience,
+        token_ttl: ttl("TOKEN_TTL", 900, policy.absolute_ttl)?,
+        token_data,
+        algorithms,
+        token_alg,
+        assertion_alg,
+    })
+}
+
+/// `REVOCATION_FAIL_MODE`, `PROTECTED_PATHS`, `STRONG_REVOCATION_PATHS`.
+fn revocation<L: Lookup>(
+    r: &Reader<'_, L>,
+) -> Result<(FailMode, Vec<String>, Vec<String>), ConfigError> {
+    let fail_mode = r.choice(
+        "REVOCATION_FAIL_MODE",
+        "closed",
+        false,
+        &[("closed", FailMode::Closed), ("open", FailMode::Open)],
+        "must be `closed` or `open`",
+    )?;
+    let protected_paths = r.list("PROTECTED_PATHS", "/api/");
+    if let Some(bad) = protected_paths.iter().find(|p| !p.starts_with('/')) {
+        return Err(err(
+            "PROTECTED_PATHS",
+            format!("prefixes start with `/`, got `{}`", shown(bad)),
+        ));
+    }
+    let strong_paths = r.list("STRONG_REVOCATION_PATHS", "");
+    if let Some(bad) = strong_paths.iter().find(|p| !p.starts_with('/') && p.as_str() != "*") {
+        return Err(err(
+            "STRONG_REVOCATION_PATHS",
+            format!("entries are path prefixes starting with `/` or `*`, got `{}`", shown(bad)),
+        ));
+    }
+    Ok((fail_mode, protected_paths, strong_paths))
+}
+
+/// `CSRF_ALLOWED_ORIGINS`: `http(s)://` origins without a path.
+fn csrf_allowed_origins<L: Lookup>(r: &Reader<'_, L>) -> Result<Vec<String>, ConfigError> {
+    let origins = r.list("CSRF_ALLOWED_ORIGINS", "");
+    let bad =
+        |o: &&String| !(o.starts_with("https://") || o.starts_with("http://")) || o.ends_with('/');
+    match origins.iter().find(bad) {
+        Some(o) => Err(err(
+            "CSRF_ALLOWED_ORIGINS",
+            format!("entries are origins like https://app.example (no path), got `{}`", shown(o)),
+        )),
+        None => Ok(origins),
+    }
+}
+
+/// `ADMIN_TOKEN`: unset, or at least 32 bytes.
+fn admin_token<L: Lookup>(r: &Reader<'_, L>) -> Result<Option<AdminToken>, ConfigError> {
+    match r.raw("ADMIN_TOKEN") {
+        None => Ok(None),
+        Some(t) if t.len() < 32 => {
+            Err(err("ADMIN_TOKEN", format!("is {} bytes; at least 32 are required", t.len())))
+        }
+        Some(t) => Ok(Some(AdminToken(t.into_bytes()))),
     }
 }
 
@@ -270,188 +497,31 @@ impl Config {
             "ORIGIN_URL",
             "set it in wrangler.toml [vars] to the origin's base URL, e.g. https://app.internal",
         )?)?;
-        let keys = KeyRing::parse(&r.required(
-            "SESSION_KEYS",
-            "create keys with `edge-session keygen` and `wrangler secret put SESSION_KEYS`",
-        )?)
-        .map_err(|e| err("SESSION_KEYS", e.to_string()))?;
-        let origin_secret = r.required(
-            "ORIGIN_SECRET",
-            "create one with `edge-session keygen` and `wrangler secret put ORIGIN_SECRET`",
-        )?;
-        let origin_key = JwtKey::from_bytes(origin_secret.as_bytes())
-            .map_err(|e| err("ORIGIN_SECRET", e.to_string()))?;
-
-        let same_site = match r.string("COOKIE_SAMESITE", "Lax").to_ascii_lowercase().as_str() {
-            "lax" => SameSite::Lax,
-            "strict" => SameSite::Strict,
-            "none" => SameSite::None,
-            other => {
-                return Err(err(
-                    "COOKIE_SAMESITE",
-                    format!("must be Lax, Strict or None, got `{}`", shown(other)),
-                ))
-            }
-        };
-        let max_chunks = r.count("COOKIE_MAX_CHUNKS", 4)?;
-        let cookie = CookieOptions {
-            name: r.string("COOKIE_NAME", "__Host-session"),
-            secure: r.bool("COOKIE_SECURE", true)?,
-            http_only: r.bool("COOKIE_HTTPONLY", true)?,
-            same_site,
-            path: r.string("COOKIE_PATH", "/"),
-            domain: r.raw("COOKIE_DOMAIN"),
-            max_chunks: usize::try_from(max_chunks).unwrap_or(usize::MAX),
-        };
-        cookie.validate().map_err(|e| err(cookie_setting(&e), e.to_string()))?;
-
-        let refresh_after = match r.raw("SESSION_REFRESH_AFTER") {
-            None => 0.25,
-            Some(v) => v.parse::<f64>().map_err(|_| {
-                err(
-                    "SESSION_REFRESH_AFTER",
-                    format!("must be a fraction like 0.25, got `{}`", shown(&v)),
-                )
-            })?,
-        };
-        let policy = SessionPolicy::new(
-            r.seconds("SESSION_ABSOLUTE_TTL", 7 * 24 * 3600)?,
-            r.seconds("SESSION_IDLE_TTL", 24 * 3600)?,
-            refresh_after,
-            r.seconds("CLOCK_SKEW", 60)?,
-        )
-        .map_err(|e| {
-            let setting = match e.field() {
-                "absolute_ttl" => "SESSION_ABSOLUTE_TTL",
-                "refresh_after" => "SESSION_REFRESH_AFTER",
-                "leeway" => "CLOCK_SKEW",
-                _ => "SESSION_IDLE_TTL",
-            };
-            err(setting, e.to_string())
-        })?;
-
-        let alg = |name: &'static str| -> Result<Alg, ConfigError> {
-            Alg::parse(&r.string(name, "HS256"))
-                .map_err(|e| err(name, format!("must be HS256 or EdDSA; {e}")))
-        };
-        let token_alg = alg("TOKEN_ALG")?;
-        let assertion_alg = alg("ASSERTION_ALG")?;
-        let algorithms = r
-            .list("JWT_ALGORITHMS", token_alg.name())
-            .iter()
-            .map(|a| Alg::parse(a))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| err("JWT_ALGORITHMS", e.to_string()))?;
-        if algorithms.is_empty() {
-            return Err(err("JWT_ALGORITHMS", "must list at least one algorithm, e.g. HS256"));
-        }
-        if !algorithms.contains(&token_alg) {
-            return Err(err(
-                "JWT_ALGORITHMS",
-                format!(
-                    "must contain TOKEN_ALG ({token_alg}), or the worker's own tokens are refused"
-                ),
-            ));
-        }
-
-        let fail_mode = match r.string("REVOCATION_FAIL_MODE", "closed").as_str() {
-            "closed" => FailMode::Closed,
-            "open" => FailMode::Open,
-            other => {
-                return Err(err(
-                    "REVOCATION_FAIL_MODE",
-                    format!("must be `closed` or `open`, got `{}`", shown(other)),
-                ))
-            }
-        };
-        let protected_paths = r.list("PROTECTED_PATHS", "/api/");
-        if let Some(bad) = protected_paths.iter().find(|p| !p.starts_with('/')) {
-            return Err(err(
-                "PROTECTED_PATHS",
-                format!("prefixes start with `/`, got `{}`", shown(bad)),
-            ));
-        }
-        let strong_paths = r.list("STRONG_REVOCATION_PATHS", "");
-        if let Some(bad) = strong_paths.iter().find(|p| !p.starts_with('/') && p.as_str() != "*") {
-            return Err(err(
-                "STRONG_REVOCATION_PATHS",
-                format!("entries are path prefixes starting with `/` or `*`, got `{}`", shown(bad)),
-            ));
-        }
-        let csrf_allowed_origins = r.list("CSRF_ALLOWED_ORIGINS", "");
-        if let Some(bad) = csrf_allowed_origins
-            .iter()
-            .find(|o| !(o.starts_with("https://") || o.starts_with("http://")) || o.ends_with('/'))
-        {
-            return Err(err(
-                "CSRF_ALLOWED_ORIGINS",
-                format!(
-                    "entries are origins like https://app.example (no path), got `{}`",
-                    shown(bad)
-                ),
-            ));
-        }
-        let admin_token = match r.raw("ADMIN_TOKEN") {
-            None => None,
-            Some(t) if t.len() < 32 => {
-                return Err(err(
-                    "ADMIN_TOKEN",
-                    format!("is {} bytes; at least 32 are required", t.len()),
-                ))
-            }
-            Some(t) => Some(AdminToken(t.into_bytes())),
-        };
-
-        let ttl = |name: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
-            let v = r.seconds(name, default)?;
-            if v == 0 || v > max {
-                return Err(err(name, format!("must be between 1 and {max} seconds, got {v}")));
-            }
-            Ok(v)
-        };
-        let origin_audience = r.name("ORIGIN_AUDIENCE", "origin")?;
-        let token_audience = r.name("TOKEN_AUDIENCE", "api")?;
-        if token_audience == origin_audience {
-            // With EdDSA one key signs both kinds: the audience is what keeps an
-            // assertion from being replayed as a bearer token (and vice versa).
-            return Err(err(
-                "TOKEN_AUDIENCE",
-                format!(
-                    "must differ from ORIGIN_AUDIENCE (both are `{}`), so an assertion cannot be used as a bearer token",
-                    shown(&token_audience)
-                ),
-            ));
-        }
+        let (keys, origin_key) = secrets(&r)?;
+        let cookie = cookie_options(&r)?;
+        let policy = session_policy(&r)?;
+        let tokens = tokens(&r, &policy)?;
+        let (fail_mode, protected_paths, strong_paths) = revocation(&r)?;
         Ok(Config {
             origin_url,
             keys,
             origin_key,
             cookie,
-            issuer: r.name("ISSUER", "edge-session")?,
-            origin_audience,
-            assertion_ttl: ttl("ASSERTION_TTL", 60, 3600)?,
-            token_audience,
-            token_ttl: ttl("TOKEN_TTL", 900, policy.absolute_ttl)?,
-            token_data: match r.string("TOKEN_DATA", "fit").to_ascii_lowercase().as_str() {
-                "fit" => TokenData::Fit,
-                "include" => TokenData::Include,
-                "omit" => TokenData::Omit,
-                other => {
-                    return Err(err(
-                        "TOKEN_DATA",
-                        format!("must be fit, include or omit, got `{}`", shown(other)),
-                    ))
-                }
-            },
+            issuer: tokens.issuer,
+            origin_audience: tokens.origin_audience,
+            assertion_ttl: tokens.assertion_ttl,
+            token_audience: tokens.token_audience,
+            token_ttl: tokens.token_ttl,
+            token_data: tokens.token_data,
             policy,
-            algorithms,
-            token_alg,
-            assertion_alg,
+            algorithms: tokens.algorithms,
+            token_alg: tokens.token_alg,
+            assertion_alg: tokens.assertion_alg,
             fail_mode,
             protected_paths,
-            admin_token,
+            admin_token: admin_token(&r)?,
             strong_paths,
-            csrf_allowed_origins,
+            csrf_allowed_origins: csrf_allowed_origins(&r)?,
         })
     }
 
@@ -559,6 +629,17 @@ pub(crate) mod tests {
             let e = load(&[(name, &long)]).unwrap_err();
             assert_eq!(e.setting, name, "{e}");
             assert!(e.to_string().contains("at most 256 bytes"), "{e}");
+        }
+        for (text, value) in [("0.25", 0.25), (".5", 0.5), ("1", 1.0), ("0", 0.0), ("0.125", 0.125)]
+        {
+            assert_eq!(decimal(text), Some(value), "{text}");
+            assert_eq!(
+                load(&[("SESSION_REFRESH_AFTER", text)]).unwrap().policy.refresh_after,
+                value
+            );
+        }
+        for bad in ["", ".", "1e-1", "NaN", "-0.5", "0.5.1", "0,5", " 0.5", "inf"] {
+            assert_eq!(decimal(bad), None, "{bad:?}");
         }
         let e = load(&[("COOKIE_MAX_CHUNKS", "four")]).unwrap_err();
         assert!(e.to_string().contains("must be a whole number, got `four`"), "{e}");

@@ -27,6 +27,7 @@ pub mod denylist;
 pub mod gateway;
 pub mod jwt;
 pub mod manifest;
+pub mod pipeline;
 pub mod store;
 
 #[cfg(target_arch = "wasm32")]

@@ -73,6 +73,25 @@ pub trait KvStore {
     }
 }
 
+/// A borrowed store is a store (the pipeline takes its stores by value).
+impl<T: KvStore + ?Sized> KvStore for &T {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get(key).await
+    }
+    async fn put(&self, key: &str, value: &[u8], ttl: Option<u64>) -> Result<(), StoreError> {
+        (**self).put(key, value, ttl).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        (**self).delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ListedKey>, StoreError> {
+        (**self).list(prefix).await
+    }
+    async fn get_pair(&self, keys: [&str; 2]) -> Result<[Option<Vec<u8>>; 2], StoreError> {
+        (**self).get_pair(keys).await
+    }
+}
+
 /// Polls two futures concurrently and returns both outputs (a two-way `join`
 /// without a dependency on an async runtime or the `futures` crate).
 pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {

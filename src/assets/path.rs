@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use crate::http::percent_decoded;
+
 /// The longest request path or manifest key, in bytes.
 pub const MAX_PATH_BYTES: usize = 1024;
 
@@ -70,29 +72,15 @@ pub fn decode_path(raw: &str) -> Result<String, PathError> {
         return Err(PathError::TooLong(raw.len()));
     }
     let rest = raw.strip_prefix('/').ok_or(PathError::NotRooted)?;
-    let bytes = rest.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let decoded = if b == b'%' {
-            let hi = bytes.get(i + 1).and_then(|c| (*c as char).to_digit(16));
-            let lo = bytes.get(i + 2).and_then(|c| (*c as char).to_digit(16));
-            let (Some(hi), Some(lo)) = (hi, lo) else { return Err(PathError::BadEscape) };
-            i += 3;
-            let v = (hi * 16 + lo) as u8;
-            if v == b'/' || v == b'\\' {
-                return Err(PathError::EncodedSeparator);
-            }
-            v
-        } else {
-            i += 1;
-            if b == b'\\' {
-                return Err(PathError::Backslash);
-            }
-            b
+    let mut out = Vec::with_capacity(rest.len());
+    for decoded in percent_decoded(rest) {
+        let b = match decoded.ok_or(PathError::BadEscape)? {
+            (b'/' | b'\\', true) => return Err(PathError::EncodedSeparator),
+            (b'\\', false) => return Err(PathError::Backslash),
+            (b, _) => b,
         };
-        check_byte(decoded)?;
-        out.push(decoded);
+        check_byte(b)?;
+        out.push(b);
     }
     let text = String::from_utf8(out).map_err(|_| PathError::NotUtf8)?;
     let mut segments = text.split('/').peekable();

@@ -177,27 +177,7 @@ pub async fn plan_publish<S: KvStore>(
             return Err(crate::manifest::ManifestError::BadPercent(p).into());
         }
     }
-    let rules = Immutability::new(&options.immutable_prefixes, &options.records);
-    let mut report = ImmutableReport::default();
-    let mut entries = BTreeMap::new();
-    for f in &files {
-        validate_key(&f.path)
-            .map_err(|error| AssetsError::BadPath { path: f.path.clone(), error })?;
-        if f.size > MAX_BLOB_BYTES {
-            return Err(AssetsError::TooLarge { path: f.path.clone(), size: f.size });
-        }
-        let rule = rules.rule_for(&f.path);
-        report.add(&rules, &f.path, rule);
-        let entry = FileEntry {
-            hash: f.hash,
-            content_type: content_type_for(&f.path).to_owned(),
-            size: f.size,
-            immutable: rule.is_some(),
-        };
-        if entries.insert(f.path.clone(), entry).is_some() {
-            return Err(AssetsError::DuplicatePath(f.path.clone()));
-        }
-    }
+    let (entries, report) = manifest_entries(&files, &options)?;
     let placeholder = DeployId::parse("x").map_err(AssetsError::Manifest)?;
     let mut manifest =
         Manifest { version: FORMAT_VERSION, id: placeholder, created: now, files: entries };
@@ -235,6 +215,45 @@ pub async fn plan_publish<S: KvStore>(
     if kind != PlanKind::New {
         return Ok(unchanged(manifest, options, kind, report));
     }
+    let missing = missing_blobs(store, &manifest).await?;
+    Ok(PublishPlan { manifest, kind, missing, options, immutable: report })
+}
+
+/// The manifest entries of `files` (validated, typed, immutable or not) and which
+/// rule made each immutable.
+fn manifest_entries(
+    files: &[PublishFile],
+    options: &PublishOptions,
+) -> Result<(BTreeMap<String, FileEntry>, ImmutableReport), AssetsError> {
+    let rules = Immutability::new(&options.immutable_prefixes, &options.records);
+    let mut report = ImmutableReport::default();
+    let mut entries = BTreeMap::new();
+    for f in files {
+        validate_key(&f.path)
+            .map_err(|error| AssetsError::BadPath { path: f.path.clone(), error })?;
+        if f.size > MAX_BLOB_BYTES {
+            return Err(AssetsError::TooLarge { path: f.path.clone(), size: f.size });
+        }
+        let rule = rules.rule_for(&f.path);
+        report.add(&rules, &f.path, rule);
+        let entry = FileEntry {
+            hash: f.hash,
+            content_type: content_type_for(&f.path).to_owned(),
+            size: f.size,
+            immutable: rule.is_some(),
+        };
+        if entries.insert(f.path.clone(), entry).is_some() {
+            return Err(AssetsError::DuplicatePath(f.path.clone()));
+        }
+    }
+    Ok((entries, report))
+}
+
+/// The blobs of `manifest` that KV does not hold yet, one per distinct hash.
+async fn missing_blobs<S: KvStore>(
+    store: &S,
+    manifest: &Manifest,
+) -> Result<Vec<MissingBlob>, AssetsError> {
     let stored: BTreeSet<String> = store
         .list(BLOB_PREFIX)
         .await?
@@ -248,7 +267,7 @@ pub async fn plan_publish<S: KvStore>(
             missing.push(MissingBlob { hash: e.hash, path: path.clone(), size: e.size });
         }
     }
-    Ok(PublishPlan { manifest, kind, missing, options, immutable: report })
+    Ok(missing)
 }
 
 fn unchanged(

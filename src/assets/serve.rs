@@ -14,7 +14,8 @@
 use crate::assets::conditional::{none_match, range, RangeAnswer};
 use crate::assets::path::{decode_path, is_asset_like, key_for, PathError};
 use crate::assets::{AssetCache, AssetConfig, DEPLOY_HEADER, IMMUTABLE, PIN_QUERY};
-use crate::http::{Headers, RequestHead, Response};
+use crate::cookie::parse_cookie_header;
+use crate::http::{query_param, Headers, RequestHead, Response};
 use crate::manifest::{DeployId, DeploysDoc, FileEntry, PinSource, Pins};
 use crate::store::KvStore;
 
@@ -95,20 +96,12 @@ fn is_navigation(req: &RequestHead) -> bool {
     }
 }
 
-fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then_some(v)
-    })
-}
-
+/// The value of cookie `name` in the request's `Cookie` headers.
 fn cookie<'a>(req: &'a RequestHead, name: &str) -> Option<&'a str> {
-    req.headers.iter().filter(|(n, _)| *n == "cookie").find_map(|(_, v)| {
-        v.split(';').find_map(|c| {
-            let (k, val) = c.trim().split_once('=')?;
-            (k.trim() == name).then(|| val.trim().trim_matches('"'))
-        })
-    })
+    req.headers
+        .iter()
+        .filter(|(n, _)| *n == "cookie")
+        .find_map(|(_, v)| parse_cookie_header(v).find(|(k, _)| *k == name).map(|(_, v)| v))
 }
 
 fn plain(status: u16, message: &str, deploy: Option<&DeployId>) -> Response {

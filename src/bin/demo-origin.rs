@@ -350,10 +350,7 @@ mod native {
     }
 
     fn big(req: &Incoming, claims: &TokenClaims) -> Reply {
-        let bytes = req
-            .query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("bytes="))
+        let bytes = edge_session::http::query_param(&req.query, "bytes")
             .and_then(|n| n.parse::<usize>().ok());
         let Some(bytes) = bytes.filter(|n| *n <= MAX_BIG) else {
             return Reply::error(400, &format!("expected ?bytes=N with N at most {MAX_BIG}"));
@@ -415,71 +412,24 @@ mod native {
     /// could escape it (`..`, dot files, backslashes, NUL, encoded separators) or is
     /// not valid percent-encoding. `/` and paths ending in `/` name `index.html`.
     pub fn static_rel_path(url_path: &str) -> Option<PathBuf> {
-        let rest = url_path.strip_prefix('/')?;
+        // The worker's own path rules: escapes decoded, no dot segment, no encoded
+        // separator, no control byte; `/` and `dir/` name `index.html`.
+        let decoded = edge_session::assets::decode_path(url_path).ok()?;
         let mut rel = PathBuf::new();
-        let mut segments = rest.split('/').peekable();
-        while let Some(raw) = segments.next() {
-            if raw.is_empty() {
-                // Only the final segment may be empty ("/" or "/dir/").
-                if segments.peek().is_some() {
-                    return None;
-                }
-                rel.push("index.html");
-                break;
-            }
-            let segment = percent_decode(raw)?;
-            let safe = !segment.starts_with('.')
-                && !segment.contains(['/', '\\', '\0', ':'])
-                && segment.chars().all(|c| !c.is_control());
-            if !safe {
+        for segment in edge_session::assets::key_for(&decoded).split('/') {
+            // Stricter for files on disk: no dotfiles, no drive or stream syntax.
+            if segment.starts_with('.') || segment.contains(['\\', '\0', ':']) {
                 return None;
             }
             rel.push(segment);
-        }
-        if rel.as_os_str().is_empty() {
-            rel.push("index.html");
         }
         // Belt and braces: only plain names may remain.
         rel.components().all(|c| matches!(c, Component::Normal(_))).then_some(rel)
     }
 
-    fn percent_decode(text: &str) -> Option<String> {
-        let bytes = text.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while let Some(&b) = bytes.get(i) {
-            if b == b'%' {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            } else {
-                out.push(b);
-                i += 1;
-            }
-        }
-        String::from_utf8(out).ok()
-    }
-
-    /// Content type by file extension.
+    /// Content type by file extension: the worker's own table.
     pub fn content_type(path: &Path) -> &'static str {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        match ext.as_str() {
-            "html" | "htm" => "text/html; charset=utf-8",
-            "js" | "mjs" => "text/javascript; charset=utf-8",
-            "css" => "text/css; charset=utf-8",
-            "json" | "map" => "application/json",
-            "txt" => "text/plain; charset=utf-8",
-            "svg" => "image/svg+xml",
-            "png" => "image/png",
-            "jpg" | "jpeg" => "image/jpeg",
-            "gif" => "image/gif",
-            "webp" => "image/webp",
-            "ico" => "image/x-icon",
-            "woff2" => "font/woff2",
-            "wasm" => "application/wasm",
-            _ => "application/octet-stream",
-        }
+        edge_session::assets::content_type_for(&path.to_string_lossy())
     }
 
     fn static_file(root: &Path, url_path: &str) -> Reply {

@@ -18,7 +18,7 @@ use crate::config::TokenData;
 use crate::cookie;
 use crate::data::SessionData;
 use crate::denylist;
-use crate::http::{RequestHead, Response};
+use crate::http::{decode_query_value, query_param, RequestHead, Response};
 use crate::jwt::{self, JwtError, TokenClaims};
 use crate::store::KvStore;
 
@@ -251,11 +251,11 @@ impl Gateway {
             r.headers.set("www-authenticate", "Bearer realm=\"edge-session admin\"");
             return r;
         }
+        // A value that is empty, not UTF-8 or holds a control character is malformed.
         let param = |name: &str| {
-            req.query
-                .split('&')
-                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-                .map(percent_decode)
+            query_param(&req.query, name).map(|v| {
+                decode_query_value(v).filter(|s| !s.is_empty() && !s.chars().any(char::is_control))
+            })
         };
         let policy = &self.config.policy;
         let (what, result) = match (param("sid"), param("user")) {
@@ -300,30 +300,4 @@ impl Gateway {
             }
         }
     }
-}
-
-/// Decodes `%XX` escapes and `+`; `None` for invalid escapes or non-UTF-8.
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok().filter(|s| !s.is_empty() && !s.chars().any(char::is_control))
 }

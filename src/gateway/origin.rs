@@ -13,7 +13,7 @@ use crate::data::SessionData;
 use crate::denylist;
 use crate::http::{Headers, Response};
 use crate::session::{self, Claims, Sid};
-use crate::store::KvStore;
+use crate::store::{KvStore, StoreError};
 
 /// What the shell does with the origin's response.
 #[derive(Debug)]
@@ -45,11 +45,51 @@ enum Outcome {
     Write(Claims),
 }
 
-fn bad_update(message: String) -> Finish {
-    Finish::Replace(Response::error(502, "invalid_session_update", &message))
+fn bad_update(message: String) -> Response {
+    Response::error(502, "invalid_session_update", &message)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A denylist write a step asks for; [`finish`] makes it (its only awaits).
+enum Revoke {
+    /// One session id, until its expiry.
+    Session { sid: String, exp: u64, reason: &'static str },
+    /// Every session of a user (sign out everywhere).
+    User { sub: String },
+}
+
+async fn record(
+    gw: &Gateway,
+    denylist: &impl KvStore,
+    r: &Revoke,
+    now: u64,
+) -> Result<(), StoreError> {
+    let policy = &gw.config().policy;
+    match r {
+        Revoke::Session { sid, exp, reason } => {
+            denylist::revoke_session(denylist, sid, *exp, now, policy.leeway, reason).await
+        }
+        Revoke::User { sub } => {
+            denylist::revoke_user(denylist, sub, now, policy.absolute_ttl, policy.leeway).await
+        }
+    }
+}
+
+/// What an `Edge-Session-Action` asks for.
+enum Action {
+    /// Keep the outcome so far (`rotate` without a session).
+    Keep(Outcome),
+    /// Clear the cookies (`destroy`).
+    Clear,
+    /// Record this revocation, then clear the cookies (`revoke`, `revoke-all`).
+    Revoke(Option<Revoke>),
+    /// Write these claims after revoking the old id (`rotate`).
+    Rotate(Claims, Revoke),
+}
+
+/// Phase two, in named steps: the origin's `Edge-Session-Set` ([`apply_set`]), then
+/// its `Edge-Session-Action` ([`apply_action`]), then a rolling refresh or clearing
+/// ([`reissue_or_clear`]), then a session-dependent response made private with the
+/// cookies appended. The steps decide; the denylist writes they ask for happen here.
 pub(super) async fn finish(
     gw: &Gateway,
     pending: Pending,
@@ -59,188 +99,52 @@ pub(super) async fn finish(
     now: u64,
     log: &mut Log,
 ) -> Finish {
-    let cfg = gw.config();
     let set = headers.get(SET_HEADER).map(str::to_owned);
     let action = headers.get(ACTION_HEADER).map(|a| a.trim().to_ascii_lowercase());
     headers.remove_prefixed(RESERVED_PREFIX);
     let Pending { identity, cookies, clear, .. } = pending;
-    let current = match &identity {
-        Identity::Cookie(s) => Some(s.claims()),
-        _ => None,
-    };
-
     let mut outcome = Outcome::Keep;
     if let Some(raw) = set {
-        if raw.len() > MAX_SET_HEADER {
-            return bad_update(format!(
-                "the origin's Edge-Session-Set is {} bytes; at most {MAX_SET_HEADER} are accepted",
-                raw.len()
-            ));
-        }
-        // Header bytes above 0x7f reach us as Latin-1: UTF-8 sent raw would be stored
-        // garbled. Refuse it, and say how to send it.
-        if let Some(at) = raw.find(|c: char| !c.is_ascii()) {
-            return bad_update(format!(
-                "the origin's Edge-Session-Set has a non-ASCII byte at offset {at}; send JSON with non-ASCII characters escaped as \\uXXXX"
-            ));
-        }
-        let update: SessionSet = match serde_json::from_str(&raw) {
-            Ok(u) => u,
-            Err(e) => {
-                return bad_update(format!("the origin's Edge-Session-Set is not valid: {e}"));
-            }
-        };
-        let claims = match current {
-            Some(c) if c.sub == update.sub => {
-                let mut c = session::refresh(c, &cfg.policy, now);
-                c.data = SessionData::from_map(&update.data);
-                c
-            }
-            _ => {
-                let sid = match new_sid(entropy) {
-                    Ok(sid) => sid,
-                    Err(r) => return Finish::Replace(r),
-                };
-                match session::new_claims(
-                    update.sub,
-                    SessionData::from_map(&update.data),
-                    sid,
-                    &cfg.policy,
-                    now,
-                ) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        return bad_update(format!(
-                            "the origin's Edge-Session-Set is not valid: {e}"
-                        ))
-                    }
-                }
-            }
-        };
-        let claims = match update.ttl {
-            None => claims,
-            Some(ttl) if ttl > 0 && ttl <= cfg.policy.absolute_ttl => {
-                let exp = claims.exp.min(claims.auth_time.saturating_add(ttl));
-                Claims { exp, idle_exp: claims.idle_exp.min(exp), ..claims }
-            }
-            Some(ttl) => {
-                return bad_update(format!(
-                    "the origin's Edge-Session-Set asks for ttl {ttl}; it must be between 1 and SESSION_ABSOLUTE_TTL ({})",
-                    cfg.policy.absolute_ttl
-                ))
-            }
+        let (claims, replaced) = match apply_set(gw, &raw, &identity, entropy, now) {
+            Ok(applied) => applied,
+            Err(r) => return Finish::Replace(r),
         };
         // A different user (or a fresh login) replaces the old session: its copies die.
-        if let Some(old) = current.filter(|c| c.sid != claims.sid) {
-            if let Err(e) = denylist::revoke_session(
-                denylist,
-                old.sid.as_str(),
-                old.exp,
-                now,
-                cfg.policy.leeway,
-                "replaced",
-            )
-            .await
-            {
+        if let Some(old) = replaced {
+            if let Err(e) = record(gw, denylist, &old, now).await {
                 log.push(format!("could not revoke the replaced session: {e}"));
             }
         }
         outcome = Outcome::Write(claims);
     }
-
     if let Some(action) = action.as_deref() {
-        let subject = identity.subject();
-        match action {
-            "destroy" => outcome = Outcome::Clear,
-            "revoke" | "revoke-all" => {
-                let written = match (action, subject) {
-                    (_, None) => Ok(()),
-                    ("revoke", Some((sid, _, _, exp))) => {
-                        denylist::revoke_session(
-                            denylist,
-                            sid,
-                            exp,
-                            now,
-                            cfg.policy.leeway,
-                            "revoke",
-                        )
-                        .await
-                    }
-                    (_, Some((_, sub, _, _))) => {
-                        denylist::revoke_user(
-                            denylist,
-                            sub,
-                            now,
-                            cfg.policy.absolute_ttl,
-                            cfg.policy.leeway,
-                        )
-                        .await
-                    }
+        outcome = match apply_action(gw, action, outcome, &identity, entropy, now, log) {
+            Err(r) => return Finish::Replace(r),
+            Ok(Action::Keep(o)) => o,
+            Ok(Action::Clear) => Outcome::Clear,
+            Ok(Action::Revoke(r)) => {
+                let written = match &r {
+                    Some(r) => record(gw, denylist, r, now).await,
+                    None => Ok(()),
                 };
-                let clear = cookie::clear(&cfg.cookie, &cookies);
                 if let Err(e) = written {
                     log.push(format!("Edge-Session-Action {action} could not be recorded: {e}"));
-                    let mut r = Response::error(
-                        503,
-                        "revocation_failed",
-                        "The session was signed out in this browser, but the revocation could not be recorded; copies of it may still work. Retry.",
-                    );
-                    append_cookies(&mut r.headers, &clear);
-                    return Finish::Replace(r);
+                    return Finish::Replace(revocation_failed(gw, &cookies));
                 }
-                outcome = Outcome::Clear;
+                Outcome::Clear
             }
-            "rotate" => {
-                let base = match std::mem::replace(&mut outcome, Outcome::Keep) {
-                    Outcome::Write(c) => Some(c),
-                    _ => current.cloned(),
-                };
-                match base {
-                    None => log.push("Edge-Session-Action rotate ignored: no session".to_owned()),
-                    Some(mut c) => {
-                        let old = c.sid.clone();
-                        c.sid = match new_sid(entropy) {
-                            Ok(sid) => sid,
-                            Err(r) => return Finish::Replace(r),
-                        };
-                        if let Err(e) = denylist::revoke_session(
-                            denylist,
-                            old.as_str(),
-                            c.exp,
-                            now,
-                            cfg.policy.leeway,
-                            "rotate",
-                        )
-                        .await
-                        {
-                            log.push(format!("could not revoke the rotated-out session id: {e}"));
-                        }
-                        outcome = Outcome::Write(session::refresh(&c, &cfg.policy, now));
-                    }
+            Ok(Action::Rotate(claims, old)) => {
+                if let Err(e) = record(gw, denylist, &old, now).await {
+                    log.push(format!("could not revoke the rotated-out session id: {e}"));
                 }
+                Outcome::Write(claims)
             }
-            other => {
-                return bad_update(format!(
-                    "the origin's Edge-Session-Action `{}` is unknown; expected destroy, revoke, revoke-all or rotate",
-                    other.chars().filter(|c| c.is_ascii_graphic()).take(32).collect::<String>()
-                ));
-            }
-        }
+        };
     }
-
-    if let (Outcome::Keep, Identity::Cookie(s)) = (&outcome, &identity) {
-        if let Some(reason) = s.needs_reissue(&cfg.policy, now) {
-            log.push(format!("session re-issued: {reason:?}"));
-            outcome = Outcome::Write(session::refresh(s.claims(), &cfg.policy, now));
-        }
-    }
-    if let (Outcome::Keep, true) = (&outcome, clear) {
-        outcome = Outcome::Clear;
-    }
-
+    let outcome = reissue_or_clear(gw, outcome, &identity, clear, now, log);
     let set_cookies = match outcome {
         Outcome::Keep => Vec::new(),
-        Outcome::Clear => cookie::clear(&cfg.cookie, &cookies),
+        Outcome::Clear => cookie::clear(&gw.config().cookie, &cookies),
         Outcome::Write(claims) => match write(gw, &claims, &cookies, entropy, now) {
             Ok(lines) => lines,
             Err(r) => return Finish::Replace(r),
@@ -253,6 +157,156 @@ pub(super) async fn finish(
     }
     append_cookies(headers, &set_cookies);
     Finish::Pass
+}
+
+/// `Edge-Session-Set`: the claims to write (the same user's session refreshed with
+/// the new data, or a new session), and the session it replaces, to revoke.
+fn apply_set(
+    gw: &Gateway,
+    raw: &str,
+    identity: &Identity,
+    entropy: &mut impl Entropy,
+    now: u64,
+) -> Result<(Claims, Option<Revoke>), Response> {
+    let update = parse_set(raw)?;
+    let policy = &gw.config().policy;
+    let current = match identity {
+        Identity::Cookie(s) => Some(s.claims()),
+        _ => None,
+    };
+    let claims = match current {
+        Some(c) if c.sub == update.sub => {
+            let mut c = session::refresh(c, policy, now);
+            c.data = SessionData::from_map(&update.data);
+            c
+        }
+        _ => {
+            let sid = new_sid(entropy)?;
+            let data = SessionData::from_map(&update.data);
+            session::new_claims(update.sub, data, sid, policy, now).map_err(|e| {
+                bad_update(format!("the origin's Edge-Session-Set is not valid: {e}"))
+            })?
+        }
+    };
+    let claims = with_ttl(claims, update.ttl, policy.absolute_ttl)?;
+    let replaced = current.filter(|c| c.sid != claims.sid).map(|old| Revoke::Session {
+        sid: old.sid.as_str().to_owned(),
+        exp: old.exp,
+        reason: "replaced",
+    });
+    Ok((claims, replaced))
+}
+
+/// Reads an `Edge-Session-Set` value: at most [`MAX_SET_HEADER`] bytes of ASCII JSON.
+fn parse_set(raw: &str) -> Result<SessionSet, Response> {
+    if raw.len() > MAX_SET_HEADER {
+        return Err(bad_update(format!(
+            "the origin's Edge-Session-Set is {} bytes; at most {MAX_SET_HEADER} are accepted",
+            raw.len()
+        )));
+    }
+    // Header bytes above 0x7f reach us as Latin-1: UTF-8 sent raw would be stored
+    // garbled. Refuse it, and say how to send it.
+    if let Some(at) = raw.find(|c: char| !c.is_ascii()) {
+        return Err(bad_update(format!(
+            "the origin's Edge-Session-Set has a non-ASCII byte at offset {at}; send JSON with non-ASCII characters escaped as \\uXXXX"
+        )));
+    }
+    serde_json::from_str(raw)
+        .map_err(|e| bad_update(format!("the origin's Edge-Session-Set is not valid: {e}")))
+}
+
+/// Shortens the session to `ttl` seconds from login, when the origin asks.
+fn with_ttl(claims: Claims, ttl: Option<u64>, absolute_ttl: u64) -> Result<Claims, Response> {
+    match ttl {
+        None => Ok(claims),
+        Some(ttl) if ttl > 0 && ttl <= absolute_ttl => {
+            let exp = claims.exp.min(claims.auth_time.saturating_add(ttl));
+            Ok(Claims { exp, idle_exp: claims.idle_exp.min(exp), ..claims })
+        }
+        Some(ttl) => Err(bad_update(format!(
+            "the origin's Edge-Session-Set asks for ttl {ttl}; it must be between 1 and SESSION_ABSOLUTE_TTL ({absolute_ttl})"
+        ))),
+    }
+}
+
+/// `Edge-Session-Action`: what `destroy`, `revoke`, `revoke-all` or `rotate` asks
+/// for, given the outcome so far.
+fn apply_action(
+    gw: &Gateway,
+    action: &str,
+    outcome: Outcome,
+    identity: &Identity,
+    entropy: &mut impl Entropy,
+    now: u64,
+    log: &mut Log,
+) -> Result<Action, Response> {
+    let subject = identity.subject();
+    match action {
+        "destroy" => Ok(Action::Clear),
+        "revoke" => Ok(Action::Revoke(subject.map(|(sid, _, _, exp)| Revoke::Session {
+            sid: sid.to_owned(),
+            exp,
+            reason: "revoke",
+        }))),
+        "revoke-all" => {
+            Ok(Action::Revoke(subject.map(|(_, sub, _, _)| Revoke::User { sub: sub.to_owned() })))
+        }
+        "rotate" => {
+            let base = match outcome {
+                Outcome::Write(c) => c,
+                _ => match identity {
+                    Identity::Cookie(s) => s.claims().clone(),
+                    _ => {
+                        log.push("Edge-Session-Action rotate ignored: no session".to_owned());
+                        return Ok(Action::Keep(outcome));
+                    }
+                },
+            };
+            let old = Revoke::Session { sid: base.sid.as_str().to_owned(), exp: base.exp, reason: "rotate" };
+            let rotated = Claims { sid: new_sid(entropy)?, ..base };
+            Ok(Action::Rotate(session::refresh(&rotated, &gw.config().policy, now), old))
+        }
+        other => Err(bad_update(format!(
+            "the origin's Edge-Session-Action `{}` is unknown; expected destroy, revoke, revoke-all or rotate",
+            other.chars().filter(|c| c.is_ascii_graphic()).take(32).collect::<String>()
+        ))),
+    }
+}
+
+/// The 503 of a revocation that could not be recorded; it still clears the cookies.
+fn revocation_failed(gw: &Gateway, cookies: &cookie::SessionCookies) -> Response {
+    let mut r = Response::error(
+        503,
+        "revocation_failed",
+        "The session was signed out in this browser, but the revocation could not be recorded; copies of it may still work. Retry.",
+    );
+    append_cookies(&mut r.headers, &cookie::clear(&gw.config().cookie, cookies));
+    r
+}
+
+/// With no instruction from the origin: a rolling refresh when the session is due
+/// for one, or clearing cookies the request showed to be bad.
+fn reissue_or_clear(
+    gw: &Gateway,
+    outcome: Outcome,
+    identity: &Identity,
+    clear: bool,
+    now: u64,
+    log: &mut Log,
+) -> Outcome {
+    let Outcome::Keep = outcome else { return outcome };
+    let policy = &gw.config().policy;
+    if let Identity::Cookie(s) = identity {
+        if let Some(reason) = s.needs_reissue(policy, now) {
+            log.push(format!("session re-issued: {reason:?}"));
+            return Outcome::Write(session::refresh(s.claims(), policy, now));
+        }
+    }
+    match clear {
+        true => Outcome::Clear,
+        false => Outcome::Keep,
+    }
 }
 
 /// Seals `claims` and encodes the cookie lines; refuses sessions over the cap.

@@ -16,8 +16,6 @@ use super::{js_error, now};
 use crate::b64;
 use crate::store::{KvStore, ListedKey, StoreError, MIN_TTL};
 
-/// Binding name of the Durable Object namespace.
-pub const BINDING: &str = "REVOCATION_DO";
 const INSTANCE: &str = "denylist";
 /// How often the alarm sweeps expired entries.
 const SWEEP_MS: f64 = 3_600_000.0;
@@ -28,12 +26,6 @@ struct Stored {
     v: String,
     /// Expiry, Unix seconds; 0 = never.
     exp: u64,
-}
-
-/// A query parameter's raw value (`name=value`; values here are base64url or digits,
-/// so no percent-decoding and no URL parser — which would link Unicode tables).
-fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// The Durable Object class.
@@ -50,7 +42,8 @@ impl DurableObject for Revocations {
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let head =
             crate::http::RequestHead::new("GET", &req.inner().url(), crate::http::Headers::new());
-        let key = param(&head.query, "key")
+        // Values here are base64url or digits: no percent-decoding needed.
+        let key = crate::http::query_param(&head.query, "key")
             .and_then(b64::decode_url)
             .and_then(|k| String::from_utf8(k).ok());
         let Some(key) = key else {
@@ -67,7 +60,8 @@ impl DurableObject for Revocations {
                 None => Response::error("not found", 404),
             },
             (Method::Put, "/put") => {
-                let ttl = param(&head.query, "ttl").and_then(|t| t.parse::<u64>().ok());
+                let ttl = crate::http::query_param(&head.query, "ttl")
+                    .and_then(|t| t.parse::<u64>().ok());
                 let value = req.bytes().await?;
                 let exp = ttl.map_or(0, |t| now().saturating_add(t.max(MIN_TTL)));
                 storage.put(&key, Stored { v: b64::encode_url(&value), exp }).await?;
@@ -148,11 +142,13 @@ extern "C" {
 /// The Durable Object as the core's [`KvStore`].
 pub(crate) struct DoStore<'a> {
     env: &'a Env,
+    /// The namespace's binding name (`Bindings::revocation_do`).
+    binding: &'a str,
 }
 
 impl<'a> DoStore<'a> {
-    pub(crate) fn new(env: &'a Env) -> Self {
-        DoStore { env }
+    pub(crate) fn new(env: &'a Env, binding: &'a str) -> Self {
+        DoStore { env, binding }
     }
 
     /// One call: its status and body text.
@@ -166,19 +162,20 @@ impl<'a> DoStore<'a> {
         body: &[u8],
     ) -> Result<(u16, String), StoreError> {
         let url = format!("https://revocations.internal{path}?{query}");
-        let promise = do_call(self.env, BINDING, INSTANCE, method, &url, body).map_err(|e| {
+        let binding = self.binding;
+        let promise = do_call(self.env, binding, INSTANCE, method, &url, body).map_err(|e| {
             let e = js_error(&e);
             StoreError::new(
                 op,
                 key,
-                format!("Durable Object binding `{BINDING}` is not usable: {e}"),
+                format!("Durable Object binding `{binding}` is not usable: {e}"),
             )
         })?;
         let pair: js_sys::Array = Io::new(promise)
             .await
             .map_err(|e| {
                 let e = js_error(&e);
-                StoreError::new(op, key, format!("Durable Object `{BINDING}` did not answer: {e}"))
+                StoreError::new(op, key, format!("Durable Object `{binding}` did not answer: {e}"))
             })?
             .unchecked_into();
         let status = pair.get(0).as_f64().map_or(0, |s| s as u16);
@@ -233,6 +230,9 @@ impl KvStore for DoStore<'_> {
 mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;
+
+    /// The binding name the worker uses (`pipeline::Bindings::revocation_do`).
+    const BINDING: &str = "REVOCATION_DO";
 
     // A namespace that answers like `Revocations` (values as base64url, 404 when
     // missing), 500 for the key `boom`, a rejected fetch for `down`, and a broken
@@ -292,7 +292,7 @@ mod tests {
     async fn the_store_round_trips_through_the_named_object() {
         let fake = fake_env(BINDING);
         let env: Env = field(&fake, "env").unchecked_into();
-        let store = DoStore::new(&env);
+        let store = DoStore::new(&env, BINDING);
         let k = b64::encode_url(b"sid:x");
         assert_eq!(store.get("sid:x").await.unwrap(), None);
         let get = ("denylist".into(), "GET".into(), format!("/get?key={k}"), None);
@@ -313,7 +313,7 @@ mod tests {
     async fn failures_are_store_errors_that_say_what_went_wrong() {
         let fake = fake_env(BINDING);
         let env: Env = field(&fake, "env").unchecked_into();
-        let store = DoStore::new(&env);
+        let store = DoStore::new(&env, BINDING);
         fn err<T>(r: Result<T, StoreError>) -> String {
             r.map(|_| ()).unwrap_err().to_string()
         }
@@ -330,7 +330,7 @@ mod tests {
 
         let fake = fake_env("SOMETHING_ELSE");
         let env: Env = field(&fake, "env").unchecked_into();
-        let missing = err(DoStore::new(&env).get("sid:x").await);
+        let missing = err(DoStore::new(&env, BINDING).get("sid:x").await);
         assert!(
             missing.contains(
                 "Durable Object binding `REVOCATION_DO` is not usable: it is not defined"

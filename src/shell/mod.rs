@@ -1,8 +1,9 @@
 //! The wasm32 shell: maps the core onto the Workers runtime and holds no policy.
 //!
-//! Per request: copy the request head into the core, run [`Gateway::handle`], either
-//! answer or stream the body to the origin, run [`Gateway::finish`] on the origin's
-//! response head, and stream the origin's body back. The clock (`Date.now()`),
+//! Per request: copy the request head into the core, hand it to [`Worker::run`]
+//! (`crate::pipeline`, which decides everything) with the runtime's pieces (KV, the
+//! Durable Object, `fetch` with the client's body as [`Upstream`]), then answer
+//! with what it says, streaming the origin's body back. The clock (`Date.now()`),
 //! randomness (Web Crypto via `getrandom`), KV and `fetch` live here and nowhere
 //! else. Configuration is parsed once per isolate. Nothing here panics: every
 //! fallible runtime call maps to an error response. Each request's future is run by
@@ -16,11 +17,10 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::{self, JsCast, JsValue};
 use worker::{console_error, console_log, js_sys, web_sys, Env};
 
-use crate::assets::{self, AssetCache, AssetConfig, Outcome};
-use crate::config::Config;
-use crate::gateway::{Entropy, EntropyError, Finish, Gateway, Step};
+use crate::gateway::{Entropy, EntropyError};
 use crate::http::{HeaderChanges, Headers, RequestHead, Response};
-use crate::store::{KvStore, ListedKey, StoreError, Tiered, MIN_TTL};
+use crate::pipeline::{Answer, Denylist, Upstream, Worker};
+use crate::store::{KvStore, ListedKey, StoreError, MIN_TTL};
 
 mod drive;
 mod durable;
@@ -132,24 +132,15 @@ extern "C" {
     fn kv_get_pair(ns: &JsValue, a: &str, b: &str) -> Result<js_sys::Promise, JsValue>;
 }
 
-/// Everything built once per isolate from the configuration.
-struct Isolate {
-    gateway: Gateway,
-    assets: AssetConfig,
-    asset_cache: AssetCache,
-    /// `DENYLIST_BINDING`, or `DENYLIST`.
-    denylist_binding: String,
-}
-
 thread_local! {
-    /// This isolate's state, built on the first request that configures well.
-    static ISOLATE: RefCell<Option<Rc<Isolate>>> = const { RefCell::new(None) };
+    /// This isolate's worker, built on the first request that configures well.
+    static ISOLATE: RefCell<Option<Rc<Worker>>> = const { RefCell::new(None) };
 }
 
-/// Reads every setting from vars and secrets once; errors name the setting.
-fn isolate(env: &Env) -> Result<Rc<Isolate>, String> {
-    if let Some(i) = ISOLATE.with(|i| i.borrow().clone()) {
-        return Ok(i);
+/// Reads every setting from secrets and vars once; errors name the setting.
+fn isolate(env: &Env) -> Result<Rc<Worker>, String> {
+    if let Some(w) = ISOLATE.with(|i| i.borrow().clone()) {
+        return Ok(w);
     }
     let lookup = |name: &str| -> Option<String> {
         env.secret(name)
@@ -157,14 +148,9 @@ fn isolate(env: &Env) -> Result<Rc<Isolate>, String> {
             .or_else(|_| env.var(name).map(|v| v.to_string()))
             .ok()
     };
-    let gateway = Gateway::new(Config::from_lookup(&lookup).map_err(|e| e.to_string())?);
-    let assets = AssetConfig::from_lookup(lookup).map_err(|e| e.to_string())?;
-    let asset_cache = AssetCache::new(assets.cache_ttl);
-    let denylist_binding =
-        env.var("DENYLIST_BINDING").map(|v| v.to_string()).unwrap_or_else(|_| "DENYLIST".into());
-    let isolate = Rc::new(Isolate { gateway, assets, asset_cache, denylist_binding });
-    ISOLATE.with(|i| *i.borrow_mut() = Some(isolate.clone()));
-    Ok(isolate)
+    let worker = Rc::new(Worker::from_lookup(lookup).map_err(|e| e.to_string())?);
+    ISOLATE.with(|i| *i.borrow_mut() = Some(worker.clone()));
+    Ok(worker)
 }
 
 /// Web Crypto randomness.
@@ -401,75 +387,47 @@ fn pass_origin(
 }
 
 async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, JsValue> {
-    let isolate = match isolate(&env) {
-        Ok(i) => i,
+    let worker = match isolate(&env) {
+        Ok(w) => w,
         Err(e) => {
             console_error!("edge-session: {e}");
             return to_js(Response::error(500, "misconfigured", &e));
         }
     };
-    let gateway = &isolate.gateway;
     let head = head_of(&req);
-    let now = now();
-
-    // Static assets first: answered from KV with no session work at all.
-    let asset_store = Kv::new(&env, "ASSETS");
-    let client = client_id(&head);
-    let served =
-        assets::serve(&asset_store, &isolate.asset_cache, &head, &isolate.assets, now, &client)
-            .await;
-    log_all(&served.log);
-    let deploy_origin = match served.outcome {
-        Outcome::Respond(resp) => return to_js(resp),
-        Outcome::Forward { origin } => origin,
+    let b = worker.bindings();
+    let denylist = Denylist {
+        fast: Kv::new(&env, &b.denylist),
+        strong: worker.wants_strong_store().then(|| durable::DoStore::new(&env, b.revocation_do)),
     };
-
-    let config = gateway.config();
-    let denylist = Tiered {
-        fast: Kv::new(&env, &isolate.denylist_binding),
-        strong: config.strong_revocation().then(|| durable::DoStore::new(&env)),
-        strong_reads: config.is_strong(&head.path),
-    };
-    let mut entropy = WebCrypto;
+    let upstream = Fetch { req: &req, head: &head };
     let mut log = Vec::new();
-    let step = gateway.handle(&head, &denylist, &mut entropy, now, &mut log).await;
-    let mut forward = match step {
-        Step::Respond(resp) => {
-            log_all(&log);
-            return to_js(resp);
-        }
-        Step::Forward(f) => f,
-    };
-    forward.pin_deploy(&head, served.deploy.as_ref().map(|d| d.as_str()), deploy_origin.as_deref());
-    let origin = match fetch_origin(&forward.url, &req, &head.headers, &forward.headers).await {
-        Ok(r) => r,
-        Err(e) => {
-            log.push(format!("origin fetch failed: {}", js_error(&e)));
-            log_all(&log);
-            return to_js(Response::error(
-                502,
-                "origin_unreachable",
-                "the origin server could not be reached",
-            ));
-        }
-    };
-    let original = headers_from_js(&origin.headers());
-    let mut headers = original.clone();
-    let finish =
-        gateway.finish(forward.pending, &mut headers, &denylist, &mut entropy, now, &mut log).await;
+    let assets = Kv::new(&env, b.assets);
+    let answer =
+        worker.run(&head, &assets, denylist, &upstream, &mut WebCrypto, now(), &mut log).await;
     log_all(&log);
-    match finish {
-        Finish::Replace(resp) => to_js(resp),
-        Finish::Pass => pass_origin(&origin, &original, &headers),
+    match answer {
+        Answer::Respond(resp) => to_js(resp),
+        Answer::Pass { reply, headers, original } => pass_origin(&reply, &original, &headers),
     }
 }
 
-/// A stable identifier of the client for canary assignment, before any session
-/// work: its address and user agent (a new client is then pinned by cookie).
-fn client_id(head: &RequestHead) -> String {
-    let ip = head.headers.get("cf-connecting-ip").unwrap_or_default();
-    let ua = head.headers.get("user-agent").unwrap_or_default();
-    format!("{ip}|{ua}")
+/// The origin through `fetch`, with the client's request body.
+struct Fetch<'a> {
+    req: &'a web_sys::Request,
+    head: &'a RequestHead,
+}
+
+impl Upstream for Fetch<'_> {
+    type Reply = web_sys::Response;
+
+    async fn send(&self, url: &str, headers: &Headers) -> Result<web_sys::Response, String> {
+        fetch_origin(url, self.req, &self.head.headers, headers).await.map_err(|e| js_error(&e))
+    }
+
+    fn headers(&self, reply: &web_sys::Response) -> Headers {
+        headers_from_js(&reply.headers())
+    }
 }
 
 fn js_error(e: &JsValue) -> String {

@@ -19,7 +19,10 @@ export const NAV = { 'sec-fetch-mode': 'navigate', accept: 'text/html,*/*;q=0.8'
 /** Runs the release CLI from the repository root; throws with its output on failure. */
 export async function cli(args) {
   try {
-    const { stdout } = await execFileP(paths.cli, args, { cwd: ROOT, maxBuffer: 16 << 20 });
+    const { stdout, stderr } = await execFileP(paths.cli, args, { cwd: ROOT, maxBuffer: 16 << 20 });
+    // The CLI's own retries of a wrangler one-shot ("trying again") show in the
+    // end-to-end summary (tests/e2e/reporter.mjs), even when the call succeeded.
+    if (stderr.trim()) console.error(stderr.trim());
     return stdout;
   } catch (e) {
     throw new Error(`edge-session ${args.join(' ')} failed (${e.code}):\n${e.stdout}\n${e.stderr}`);

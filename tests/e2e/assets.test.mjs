@@ -386,6 +386,10 @@ test('a deploy is served by an isolate with a fresh cache the moment publish ret
       assert.equal(r.status, 200, `${u} of v2 right after publish: ${r.text}`);
       assert.equal(r.headers.get('x-deploy-id'), 'v2', u);
     }
+    // The log line reaches wrangler's output a moment after the response.
+    for (let i = 0; i < 100 && !/read the deploy list again/.test(fresh.output()); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     assert.match(fresh.output(), /read the deploy list again/);
   } finally {
     await fresh.stop();

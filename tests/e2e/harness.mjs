@@ -14,11 +14,12 @@
 // Environment:
 //   E2E_VERBOSE=1            stream the servers' output to stderr
 //   E2E_START_TIMEOUT_MS=N   how long to wait for the servers (default 120000)
+//   E2E_WRANGLER_TIMEOUT_MS=N  deadline of one `stack.wrangler` one-shot (default 60000)
 //   CARGO_TARGET_DIR         where the native binaries are (default target/)
 //   CHROMIUM_PATH            the browser for launchBrowser (default /usr/bin/chromium)
 
 import { spawn, execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -55,8 +56,93 @@ const WRANGLER_ENV = {
   FORCE_COLOR: '0',
 };
 
-/** A free TCP port on 127.0.0.1 (the OS picks it). */
+// Kept-alive connections: workerd, serving the worker's port, closes a
+// connection after 5 s idle, and node's fetch keeps an idle one for 4 s, checked
+// on coarse timers. A request sent on a connection just as the server closes it
+// fails with "fetch failed" (other side closed); the gaps that make that likely
+// are the 2-5 s one-shots (wrangler kv, edge-session revoke/assets) between two
+// requests of a test, and a busy machine late on timers. So this process's fetch
+// keeps idle connections for 1 s at most: node's own dispatcher class, set where
+// fetch looks it up (undici's global dispatcher symbol). Where that is not what
+// it looks like, nothing changes.
+async function shortenFetchKeepAlive() {
+  const key = Symbol.for('undici.globalDispatcher.1');
+  try {
+    if (!globalThis[key]) await (await fetch('data:,')).arrayBuffer(); // loads fetch's dispatcher
+    const current = globalThis[key];
+    if (current?.constructor?.name !== 'Agent' || current.edgeSessionHarness) return;
+    const agent = new current.constructor({ keepAliveTimeout: 1000, keepAliveMaxTimeout: 1000 });
+    agent.edgeSessionHarness = true;
+    globalThis[key] = agent;
+  } catch {
+    // keep the default
+  }
+}
+await shortenFetchKeepAlive();
+
+// Ports for the servers. The ports are chosen here and bound seconds later by
+// wrangler dev (workerd), so they must not be ports the OS hands out by itself
+// meanwhile: a `listen(0)` (miniflare and workerd bind several internal servers
+// that way while wrangler starts, a second stack may be starting next to this
+// one) or a client connection's local port comes from the ephemeral range
+// (/proc/sys/net/ipv4/ip_local_port_range), and the port a `listen(0)` probe
+// just freed is as likely a pick as any. So ports come from below that range,
+// from a random start (another run on this machine starts elsewhere), each
+// checked free with a bind and never handed out twice by this process.
+
+/** The kernel's ephemeral port range, [low, high]. */
+function ephemeralRange() {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo > 0 && hi >= lo) return [lo, hi];
+  } catch {
+    // not Linux: IANA's dynamic range, which the BSDs and macOS use
+  }
+  return [49152, 65535];
+}
+
+const PORT_POOL = (() => {
+  const [lo, hi] = ephemeralRange();
+  // The larger of the ranges below and above the ephemeral one, away from the
+  // well-known ports and from 8787/8788 (`make run`).
+  const below = [10000, lo - 1];
+  const above = [hi + 1, 65535];
+  const size = ([a, b]) => b - a + 1;
+  const best = size(below) >= size(above) ? below : above;
+  return size(best) >= 1000 ? best : null;
+})();
+const handedOut = new Set();
+let nextPort = PORT_POOL ? PORT_POOL[0] + Math.floor(Math.random() * (PORT_POOL[1] - PORT_POOL[0] + 1)) : 0;
+
+/** Whether 127.0.0.1:`port` can be bound now (bound and closed again at once). */
+function canBind(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A TCP port on 127.0.0.1 for a server about to start: free now, outside the
+ * ephemeral range (see above), and not handed out before by this process.
+ */
 export async function freePort() {
+  if (!PORT_POOL) return ephemeralPort();
+  const [lo, hi] = PORT_POOL;
+  for (let tries = 0; tries < 200; tries++) {
+    const port = nextPort;
+    nextPort = port >= hi ? lo : port + 1;
+    if (handedOut.has(port)) continue;
+    handedOut.add(port); // before the check: concurrent callers never share one
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free port on 127.0.0.1 in ${lo}-${hi} after 200 tries`);
+}
+
+/** A port the OS picks (listen(0)); only where no range outside the ephemeral one is usable. */
+function ephemeralPort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -114,23 +200,78 @@ function startProcess(name, cmd, args, { env, cwd = ROOT } = {}) {
   return proc;
 }
 
-/** Stops a process group: SIGTERM, then SIGKILL after `graceMs`. */
-async function stopProcess(proc, graceMs = 5000) {
-  if (!proc || proc.exited || !proc.child.pid) return;
-  const pid = proc.child.pid;
+/**
+ * The live (not zombie) processes of process group `pgid`, from /proc; null
+ * where /proc cannot tell (not Linux).
+ */
+function groupMembers(pgid) {
+  let entries;
   try {
-    process.kill(-pid, 'SIGTERM');
+    entries = readdirSync('/proc');
   } catch {
-    return;
+    return null;
   }
-  const done = await Promise.race([proc.exitPromise, sleep(graceMs).then(() => null)]);
+  const live = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') live.push(Number(entry));
+  }
+  return live;
+}
+
+/** Waits (bounded) until no process of group `pgid` is alive. */
+async function waitGroupGone(pgid, ms) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const live = groupMembers(pgid);
+    if (live === null) {
+      try {
+        process.kill(-pgid, 0);
+      } catch {
+        return true;
+      }
+    } else if (live.length === 0) {
+      return true;
+    }
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
+}
+
+/**
+ * Stops a process group: SIGTERM, then SIGKILL after `graceMs`, then waits
+ * until every process of the group is gone, so that its ports are free when
+ * this resolves (workerd, not wrangler, holds the worker's port, and may
+ * outlive wrangler).
+ */
+async function stopProcess(proc, graceMs = 5000) {
+  if (!proc || !proc.child.pid) return;
+  const pid = proc.child.pid;
+  if (!proc.exited) {
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      // group already gone
+    }
+    await Promise.race([proc.exitPromise, sleep(graceMs)]);
+  }
   // Kill the whole group in any case: workerd may outlive wrangler.
   try {
     process.kill(-pid, 'SIGKILL');
   } catch {
     // group already gone
   }
-  if (!done) await Promise.race([proc.exitPromise, sleep(1000)]);
+  if (!(await waitGroupGone(pid, 5000))) {
+    console.error(`# ${proc.name}: process group ${pid} still alive 5 s after SIGKILL: ${groupMembers(pid)}`);
+  }
   liveGroups.delete(pid);
 }
 
@@ -162,6 +303,68 @@ async function waitForHttp(url, procs, deadline) {
   throw new Error(
     `${url} did not answer within ${START_TIMEOUT_MS} ms (last error: ${lastError?.cause?.code ?? lastError?.message})\n${describe(procs)}`,
   );
+}
+
+const ONE_SHOT_TIMEOUT_MS = Number(process.env.E2E_WRANGLER_TIMEOUT_MS || 60_000);
+const ONE_SHOT_MAX_OUTPUT = 16 * 1024 * 1024;
+
+/**
+ * Runs `node <argv>` (a wrangler one-shot) in its own process group with a
+ * deadline; resolves to { stdout, stderr } as execFile does, rejects with the
+ * exit status and the end of stderr (also on `e.stderr`). At the deadline the
+ * whole group is killed: wrangler's workerd too, which would otherwise keep the
+ * pipes open.
+ */
+function oneShot(argv) {
+  return new Promise((resolve, reject) => {
+    const what = `wrangler ${argv.slice(1, 4).join(' ')}`;
+    const child = spawn(process.execPath, argv, {
+      cwd: ROOT,
+      env: { ...process.env, ...WRANGLER_ENV },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (child.pid) liveGroups.add(child.pid);
+    const out = [];
+    const err = [];
+    let size = 0;
+    const keep = (into) => (chunk) => {
+      size += chunk.length;
+      if (size <= ONE_SHOT_MAX_OUTPUT) into.push(chunk);
+    };
+    child.stdout.on('data', keep(out));
+    child.stderr.on('data', keep(err));
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      liveGroups.delete(child.pid);
+    };
+    const timer = setTimeout(() => {
+      killGroup();
+      const e = new Error(`${what} did not finish within ${ONE_SHOT_TIMEOUT_MS} ms; killed`);
+      e.stderr = Buffer.concat(err).toString();
+      reject(e);
+    }, ONE_SHOT_TIMEOUT_MS);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      killGroup(); // a workerd left behind by a wrangler that exited
+      const stdout = Buffer.concat(out).toString();
+      const stderr = Buffer.concat(err).toString();
+      if (code === 0) return resolve({ stdout, stderr });
+      // wrangler colours its error box even with NO_COLOR.
+      const tail = stderr.replace(/\x1b\[[0-9;]*m/g, '').trim().split('\n').slice(-12).join('\n');
+      const e = new Error(`${what} exited with ${code ?? signal}${size > ONE_SHOT_MAX_OUTPUT ? ' (output cut)' : ''}:\n${tail}`);
+      Object.assign(e, { code, signal, stdout, stderr });
+      reject(e);
+    });
+  });
 }
 
 /** Parses KEY=VALUE lines (the .dev.vars format) into an object. */
@@ -283,20 +486,19 @@ export async function startStack({ vars = {}, secrets, originEnv = {}, origin = 
    * Runs the pinned wrangler against this stack's local KV (e.g. `kv key get`).
    * A failed run is run once more, as the CLI does (src/bin/edge-session/wrangler_kv.rs):
    * a local one-shot sometimes fails on its own next to `wrangler dev` (CI saw
-   * `false == true` from `kv key list`). Every use here is idempotent.
+   * `false == true` from `kv key list`). Every use here is idempotent. A run
+   * also has a deadline (E2E_WRANGLER_TIMEOUT_MS, default 60 s, as the CLI's
+   * --wrangler-timeout): a one-shot can hang for good next to `wrangler dev` on a
+   * busy machine; then its process group is killed and it is run once more.
    */
   const wrangler = async (args) => {
-    const once = () =>
-      execFileP(
-        process.execPath,
-        [paths.wrangler, ...args, '--config', paths.wranglerToml, '--local', '--persist-to', persistTo],
-        { cwd: ROOT, env: { ...process.env, ...WRANGLER_ENV }, maxBuffer: 16 * 1024 * 1024 },
-      );
+    const argv = [paths.wrangler, ...args, '--config', paths.wranglerToml, '--local', '--persist-to', persistTo];
     try {
-      return await once();
+      return await oneShot(argv);
     } catch (e) {
-      console.error(`# wrangler ${args.slice(0, 3).join(' ')} failed, running it once more: ${e.stderr ?? e}`);
-      return once();
+      const why = e.message.replace(/\s*\n\s*/g, ' | ').slice(0, 600);
+      console.error(`# wrangler ${args.slice(0, 3).join(' ')} failed, running it once more: ${why}`);
+      return oneShot(argv);
     }
   };
 

@@ -11,7 +11,10 @@ const run = promisify(execFile);
 
 async function cli(stack, args) {
   const local = ['--local', '--persist-to', stack.persistTo, '--config', paths.wranglerToml];
-  return run(paths.cli, [...args, ...local], { cwd: ROOT, maxBuffer: 4 << 20 });
+  const out = await run(paths.cli, [...args, ...local], { cwd: ROOT, maxBuffer: 4 << 20 });
+  // Retried one-shots ("trying again") show in the end-to-end summary.
+  if (out.stderr.trim()) console.error(out.stderr.trim());
+  return out;
 }
 
 async function withStack(options, fn) {

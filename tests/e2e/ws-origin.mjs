@@ -18,7 +18,7 @@ import { WebSocketServer } from 'ws';
 
 const port = Number(process.env.ORIGIN_PORT);
 const secret = new TextEncoder().encode(process.env.ORIGIN_SECRET ?? '');
-const EVENT_GAP_MS = 1500;
+const EVENT_GAP_MS = 3000;
 const upgrades = [];
 
 /** The verified assertion's subject, or null (none, or it does not verify). */

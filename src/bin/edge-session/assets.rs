@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context};
 use edge_session::assets::{
     check_blob, commit_publish, load_deploys, plan_gc, plan_publish, promote, AssetsError, GcPlan,
-    PlanKind, PublishFile, PublishOptions,
+    PlanKind, PublishFile, PublishOptions, PublishPlan,
 };
 use edge_session::manifest::{
     format_utc, Activation, AssetHasher, DeployId, DeployState, RetentionUpdate, DEPLOYS_KEY,
@@ -329,6 +329,39 @@ impl Progress {
 
 fn run_publish(a: PublishArgs) -> Result<(), Failure> {
     let t = now();
+    let kv = WranglerKv::from_args(&a.kv, DEFAULT_BINDING);
+    let (plan, count) = plan_dir(&a, &kv, t)?;
+    if a.dry_run {
+        print_dry_run(&plan, count, &kv);
+        return Ok(());
+    }
+    upload(&kv, &a.dir, &plan)?;
+    let s = ready(commit_publish(&kv, &plan, t))??;
+    let state = match plan.options.activation {
+        Activation::Canary(p) if s.kind != PlanKind::Unchanged => format!("canary at {p}%"),
+        _ => "current".to_owned(),
+    };
+    match s.kind {
+        PlanKind::Unchanged => println!(
+            "unchanged: the tree is identical to current deploy {}; {count} files, 0 new blobs, 0 B sent{}",
+            s.deploy,
+            if s.activated { " (retention updated)" } else { "" }
+        ),
+        _ => println!(
+            "deploy {} is {state}: {} files, {} new blobs, {} sent ({})",
+            s.deploy,
+            s.files,
+            s.new_blobs,
+            human(s.bytes_sent),
+            kv.describe()
+        ),
+    }
+    Ok(())
+}
+
+/// Hashes the directory, reads the bundler records and plans the publish; prints
+/// which files are immutable and warns about pages that reference mutable code.
+fn plan_dir(a: &PublishArgs, kv: &WranglerKv, t: u64) -> Result<(PublishPlan, usize), Failure> {
     let deploy_id = match &a.deploy_id {
         Some(s) => Some(DeployId::parse(s).map_err(|e| Failure::Refused(e.to_string()))?),
         None => None,
@@ -352,9 +385,7 @@ fn run_publish(a: PublishArgs) -> Result<(), Failure> {
         immutable_prefixes: a.immutable_prefix.clone(),
         records: records.into_iter().map(|(_, r)| r).collect(),
     };
-    let kv = WranglerKv::from_args(&a.kv, DEFAULT_BINDING);
-    let plan = ready(plan_publish(&kv, files, options, t))??;
-    let id = plan.manifest.id.clone();
+    let plan = ready(plan_publish(kv, files, options, t))??;
     println!("{count} files: {}", plan.immutable);
     for path in &plan.immutable.listed_but_unhashed {
         println!("note: {path} is a bundler output without a hash in its name: served as mutable");
@@ -362,37 +393,31 @@ fn run_publish(a: PublishArgs) -> Result<(), Failure> {
     for w in records::mutable_page_assets(&a.dir, &plan.manifest) {
         eprintln!("{w}");
     }
-    if a.dry_run {
-        println!(
-            "dry run: deploy {id} ({:?}) of {count} files; {} new blobs ({}) to upload to {}",
-            plan.kind,
-            plan.missing.len(),
-            human(plan.missing_bytes()),
-            kv.describe()
-        );
-        for b in &plan.missing {
-            println!(
-                "  {}  {} ({})",
-                b.hash.to_hex().get(..12).unwrap_or(""),
-                b.path,
-                human(b.size)
-            );
-        }
-        return Ok(());
+    Ok((plan, count))
+}
+
+fn print_dry_run(plan: &PublishPlan, count: usize, kv: &WranglerKv) {
+    println!(
+        "dry run: deploy {} ({:?}) of {count} files; {} new blobs ({}) to upload to {}",
+        plan.manifest.id,
+        plan.kind,
+        plan.missing.len(),
+        human(plan.missing_bytes()),
+        kv.describe()
+    );
+    for b in &plan.missing {
+        println!("  {}  {} ({})", b.hash.to_hex().get(..12).unwrap_or(""), b.path, human(b.size));
     }
+}
+
+/// Uploads the blobs the plan lists, checked against their hashes, in rounds of at
+/// most [`UPLOAD_ROUND_BYTES`] read into memory.
+fn upload(kv: &WranglerKv, dir: &Path, plan: &PublishPlan) -> Result<(), Failure> {
     let mut progress = Progress::new("uploading", plan.missing_bytes());
     let mut round: Vec<(String, Vec<u8>)> = Vec::new();
     let mut round_bytes = 0u64;
-    let root = a.dir.clone();
-    let flush =
-        |round: &mut Vec<(String, Vec<u8>)>, progress: &mut Progress| -> Result<(), Failure> {
-            kv.put_many(round, None, |b| progress.add(b))?;
-            round.clear();
-            Ok(())
-        };
     for blob in &plan.missing {
-        let path = root.join(&blob.path);
-        let bytes = std::fs::read(&path).map_err(|e| AssetsError::ReadFailed {
+        let bytes = std::fs::read(dir.join(&blob.path)).map_err(|e| AssetsError::ReadFailed {
             path: blob.path.clone(),
             reason: e.to_string(),
         })?;
@@ -400,34 +425,15 @@ fn run_publish(a: PublishArgs) -> Result<(), Failure> {
         round_bytes += blob.size;
         round.push((blob.hash.blob_key(), bytes));
         if round_bytes >= UPLOAD_ROUND_BYTES {
-            flush(&mut round, &mut progress)?;
+            kv.put_many(&round, None, |b| progress.add(b))?;
+            round.clear();
             round_bytes = 0;
         }
     }
     if !round.is_empty() {
-        flush(&mut round, &mut progress)?;
+        kv.put_many(&round, None, |b| progress.add(b))?;
     }
     progress.finish();
-    let s = ready(commit_publish(&kv, &plan, t))??;
-    let state = match plan.options.activation {
-        Activation::Canary(p) if s.kind != PlanKind::Unchanged => format!("canary at {p}%"),
-        _ => "current".to_owned(),
-    };
-    match s.kind {
-        PlanKind::Unchanged => println!(
-            "unchanged: the tree is identical to current deploy {}; {count} files, 0 new blobs, 0 B sent{}",
-            s.deploy,
-            if s.activated { " (retention updated)" } else { "" }
-        ),
-        _ => println!(
-            "deploy {} is {state}: {} files, {} new blobs, {} sent ({})",
-            s.deploy,
-            s.files,
-            s.new_blobs,
-            human(s.bytes_sent),
-            kv.describe()
-        ),
-    }
     Ok(())
 }
 

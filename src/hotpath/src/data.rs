@@ -49,6 +49,7 @@ impl SessionData {
     }
 
     /// The data of a map, as compact JSON with sorted keys.
+    #[cold] // only when the origin sets a session: built for size
     pub fn from_map(map: &Map<String, Value>) -> SessionData {
         if map.is_empty() {
             return SessionData::empty();
@@ -82,6 +83,7 @@ impl SessionData {
     }
 
     /// The data as a map (parses the text).
+    #[cold] // only when the origin sets a session: built for size
     pub fn to_map(&self) -> Map<String, Value> {
         // The text is an object (invariant), so this parse does not fail.
         serde_json::from_str(self.as_json()).unwrap_or_default()

@@ -63,6 +63,7 @@ pub struct Key(Hmac<Sha256>);
 impl Key {
     /// Prepares `secret`. `None` only if `hmac` refuses it, which it does for no
     /// length (longer keys are hashed first).
+    #[cold] // once per key and isolate: built for size
     pub fn new(secret: &[u8]) -> Option<Key> {
         <Hmac<Sha256> as Mac>::new_from_slice(secret).ok().map(Key)
     }

@@ -187,6 +187,41 @@ impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
     }
 }
 
+/// The raw value of the first `name=value` pair of a query string (without `?`),
+/// not percent-decoded ([`decode_query_value`] does that). A pair without `=` does
+/// not match.
+pub fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// The bytes of a percent-encoded text, each with whether it came from a `%XX`
+/// escape (a path must tell an escaped `/` from a real one); `None` at a malformed
+/// escape, after which the iterator ends.
+pub fn percent_decoded(text: &str) -> impl Iterator<Item = Option<(u8, bool)>> + '_ {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let b = *bytes.get(at)?;
+        if b != b'%' {
+            at += 1;
+            return Some(Some((b, false)));
+        }
+        let digit = |i: usize| bytes.get(i).and_then(|c| (*c as char).to_digit(16));
+        let byte = digit(at + 1).zip(digit(at + 2)).map(|(hi, lo)| ((hi * 16 + lo) as u8, true));
+        at = if byte.is_some() { at + 3 } else { bytes.len() };
+        Some(byte)
+    })
+}
+
+/// A query value decoded: `%XX` escapes, and `+` as a space. `None` for a
+/// malformed escape or bytes that are not UTF-8.
+pub fn decode_query_value(value: &str) -> Option<String> {
+    let bytes = percent_decoded(value)
+        .map(|d| d.map(|(b, escaped)| if b == b'+' && !escaped { b' ' } else { b }))
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
+
 /// The head of an incoming request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
@@ -413,5 +448,27 @@ mod tests {
         assert!(r.is_unsafe_method());
         let r = RequestHead::new("GET", "/p?q", Headers::new());
         assert_eq!((r.path.as_str(), r.query.as_str()), ("/p", "q"));
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn query_values_and_percent_decoding() {
+        let q = "a=1&sid=x%2By&dpl&user=ada+l%C3%B6we&sidx=2";
+        assert_eq!(query_param(q, "sid"), Some("x%2By"));
+        assert_eq!(query_param(q, "dpl"), None, "no `=`: no value");
+        assert_eq!(query_param(q, "missing"), None);
+        assert_eq!(
+            query_param(q, "user").and_then(decode_query_value).as_deref(),
+            Some("ada löwe")
+        );
+        assert_eq!(decode_query_value("x%2By").as_deref(), Some("x+y"), "an escaped + stays");
+        for bad in ["%", "%2", "%zz", "a%g1", "%ff"] {
+            assert_eq!(decode_query_value(bad), None, "{bad}");
+        }
+        let got: Vec<_> = percent_decoded("a%2Fb/").collect();
+        let want =
+            [Some((b'a', false)), Some((b'/', true)), Some((b'b', false)), Some((b'/', false))];
+        assert_eq!(got, want);
+        assert_eq!(percent_decoded("%4").collect::<Vec<_>>(), [None], "ends at a bad escape");
     }
 }

@@ -293,6 +293,7 @@ struct Entry {
 }
 
 impl Entry {
+    #[cold] // once per isolate: built for size (this crate is at opt-level 3)
     fn derive(kid: Kid, raw: &[u8]) -> Result<Entry, KeyRingError> {
         let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), raw);
         let derive = |purpose: KeyPurpose| -> Result<SubKey, KeyRingError> {
@@ -352,6 +353,7 @@ impl KeyRing {
     /// assert!(KeyRing::parse("").is_err());
     /// # Ok::<(), String>(())
     /// ```
+    #[cold] // once per isolate
     pub fn parse(spec: &str) -> Result<KeyRing, KeyRingError> {
         let entries =
             || spec.split(|c: char| c == ',' || c.is_whitespace()).filter(|e| !e.is_empty());
@@ -392,6 +394,7 @@ impl KeyRing {
         Self::build(entries)
     }
 
+    #[cold] // once per isolate
     fn build(raw: Vec<(Kid, Zeroizing<Vec<u8>>)>) -> Result<KeyRing, KeyRingError> {
         if raw.is_empty() {
             return Err(KeyRingError::Empty);

@@ -1,0 +1,193 @@
+//! One request, start to end, as the worker runs it. The shell builds a
+//! [`Worker`] once per isolate and hands every request to [`Worker::run`] with the
+//! runtime's pieces (KV namespaces, the Durable Object, `fetch`, Web Crypto, the
+//! clock); everything that decides lives here and is tested natively.
+//!
+//! The order, and why:
+//! 1. **Assets** ([`assets::serve`]): answered from KV before any session work, so a
+//!    script or image never reads the denylist, never sets a cookie, and works while
+//!    revocation storage is down. The canary share is decided by [`client_id`].
+//! 2. **Session** ([`Gateway::handle`]): CSRF and WebSocket refusals, the
+//!    `/_session/*` endpoints, then the cookie or bearer token against the seal and
+//!    the denylist (the strongly consistent store on `STRONG_REVOCATION_PATHS`).
+//! 3. **Forward**: the upstream head, pinned to the client's deploy (its
+//!    `X-Deploy-Id`, and its own origin when the deploy names one), sent through
+//!    [`Upstream`]; a failure to reach it is a 502 JSON answer.
+//! 4. **Finish** ([`Gateway::finish`]): the origin's session instructions, rolling
+//!    refresh, cookies and cache headers on the origin's response head.
+
+use std::fmt;
+
+use crate::assets::{self, AssetCache, AssetConfig, Outcome};
+use crate::config::{Config, Lookup};
+use crate::gateway::{Entropy, Finish, Gateway, Log, Step};
+use crate::http::{Headers, RequestHead, Response};
+use crate::store::{KvStore, Tiered};
+
+/// The names of the runtime bindings the worker uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bindings {
+    /// The KV namespace of the static assets: `ASSETS`.
+    pub assets: &'static str,
+    /// `DENYLIST_BINDING`: the KV namespace of the denylist. Defaults to `DENYLIST`.
+    pub denylist: String,
+    /// The Durable Object namespace of strong revocation: `REVOCATION_DO`.
+    pub revocation_do: &'static str,
+}
+
+/// A setting that is missing or wrong, as the worker reports it (500, named).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError(String);
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+/// The origin side of a request: sends the upstream head (with the client's body,
+/// which only the shell holds) and gives back the response head.
+#[allow(async_fn_in_trait)] // one thread per isolate: no Send bound wanted
+pub trait Upstream {
+    /// The runtime's response, passed back to the shell untouched but for headers.
+    type Reply;
+
+    /// Sends the request to `url` with `headers`.
+    ///
+    /// # Errors
+    /// Why the origin could not be reached (logged, never shown to the client).
+    async fn send(&self, url: &str, headers: &Headers) -> Result<Self::Reply, String>;
+
+    /// The response head's headers.
+    fn headers(&self, reply: &Self::Reply) -> Headers;
+}
+
+/// What the shell sends the client.
+#[derive(Debug)]
+pub enum Answer<R> {
+    /// A response the worker wrote.
+    Respond(Response),
+    /// The origin's response (status and body as they came) with these headers.
+    Pass {
+        /// The origin's response.
+        reply: R,
+        /// Its headers as the worker changed them.
+        headers: Headers,
+        /// Its headers as the origin sent them (the shell applies the difference).
+        original: Headers,
+    },
+}
+
+/// The denylist's stores: the KV namespace, and the strongly consistent one when
+/// [`Worker::wants_strong_store`].
+pub struct Denylist<F, S> {
+    /// The KV namespace (`DENYLIST_BINDING`).
+    pub fast: F,
+    /// The Durable Object store, when configured.
+    pub strong: Option<S>,
+}
+
+/// Everything built once per isolate from the configuration.
+#[derive(Debug)]
+pub struct Worker {
+    gateway: Gateway,
+    assets: AssetConfig,
+    cache: AssetCache,
+    bindings: Bindings,
+}
+
+impl Worker {
+    /// Reads and checks every setting (secrets and vars through `lookup`).
+    ///
+    /// # Errors
+    /// The first setting that is missing or malformed, named.
+    pub fn from_lookup(lookup: impl Lookup) -> Result<Worker, SettingsError> {
+        let get = |name: &str| lookup.get(name);
+        let config = Config::from_lookup(&get).map_err(|e| SettingsError(e.to_string()))?;
+        let assets = AssetConfig::from_lookup(get).map_err(|e| SettingsError(e.to_string()))?;
+        let denylist = lookup.get("DENYLIST_BINDING").unwrap_or_else(|| "DENYLIST".into());
+        let bindings = Bindings { assets: "ASSETS", denylist, revocation_do: "REVOCATION_DO" };
+        let cache = AssetCache::new(assets.cache_ttl);
+        Ok(Worker { gateway: Gateway::new(config), assets, cache, bindings })
+    }
+
+    /// The binding names.
+    pub fn bindings(&self) -> &Bindings {
+        &self.bindings
+    }
+
+    /// Whether the denylist needs the Durable Object store at all.
+    pub fn wants_strong_store(&self) -> bool {
+        self.gateway.config().strong_revocation()
+    }
+
+    /// Runs one request (see the module docs for the order). Never panics; every
+    /// failure is an answer, with the reason in `log`.
+    #[allow(clippy::too_many_arguments)] // the runtime's pieces, one each
+    pub async fn run<A, F, S, U, E>(
+        &self,
+        req: &RequestHead,
+        asset_store: &A,
+        denylist: Denylist<F, S>,
+        upstream: &U,
+        entropy: &mut E,
+        now: u64,
+        log: &mut Log,
+    ) -> Answer<U::Reply>
+    where
+        A: KvStore,
+        F: KvStore,
+        S: KvStore,
+        U: Upstream,
+        E: Entropy,
+    {
+        let client = client_id(req);
+        let served = assets::serve(asset_store, &self.cache, req, &self.assets, now, &client).await;
+        log.extend(served.log);
+        let deploy_origin = match served.outcome {
+            Outcome::Respond(resp) => return Answer::Respond(resp),
+            Outcome::Forward { origin } => origin,
+        };
+        let config = self.gateway.config();
+        let denylist = Tiered {
+            fast: denylist.fast,
+            strong: denylist.strong,
+            strong_reads: config.is_strong(&req.path),
+        };
+        let mut forward = match self.gateway.handle(req, &denylist, entropy, now, log).await {
+            Step::Respond(resp) => return Answer::Respond(resp),
+            Step::Forward(f) => f,
+        };
+        let deploy = served.deploy.as_ref().map(|d| d.as_str());
+        forward.pin_deploy(req, deploy, deploy_origin.as_deref());
+        let reply = match upstream.send(&forward.url, &forward.headers).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                log.push(format!("origin fetch failed: {e}"));
+                let msg = "the origin server could not be reached";
+                return Answer::Respond(Response::error(502, "origin_unreachable", msg));
+            }
+        };
+        let original = upstream.headers(&reply);
+        let mut headers = original.clone();
+        let finish =
+            self.gateway.finish(forward.pending, &mut headers, &denylist, entropy, now, log).await;
+        match finish {
+            Finish::Replace(resp) => Answer::Respond(resp),
+            Finish::Pass => Answer::Pass { reply, headers, original },
+        }
+    }
+}
+
+/// A stable identifier of the client for canary assignment, before any session
+/// work: its address and user agent (a new client is then pinned by cookie).
+pub fn client_id(head: &RequestHead) -> String {
+    let ip = head.headers.get("cf-connecting-ip").unwrap_or_default();
+    let ua = head.headers.get("user-agent").unwrap_or_default();
+    format!("{ip}|{ua}")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+//! The request order with in-memory stores and a recorded origin.
+
+use std::cell::RefCell;
+
+use super::*;
+use crate::assets::testkit::{publish_tree, Recording};
+use crate::assets::PublishOptions;
+use crate::config::tests::vars;
+use crate::gateway::EntropyError;
+use crate::manifest::DeployId;
+use crate::store::{block_on_ready, MemoryStore};
+
+const T0: u64 = 1_700_000_000;
+
+struct Counter(u8);
+
+impl Entropy for Counter {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError> {
+        for b in buf.iter_mut() {
+            self.0 = self.0.wrapping_add(1);
+            *b = self.0;
+        }
+        Ok(())
+    }
+}
+
+/// An origin that records what it was sent and answers with fixed headers.
+#[derive(Default)]
+struct Origin {
+    sent: RefCell<Vec<(String, Headers)>>,
+    answer: Vec<(&'static str, String)>,
+    down: bool,
+}
+
+impl Upstream for Origin {
+    type Reply = u16;
+
+    async fn send(&self, url: &str, headers: &Headers) -> Result<u16, String> {
+        self.sent.borrow_mut().push((url.to_owned(), headers.clone()));
+        match self.down {
+            true => Err("connection refused".into()),
+            false => Ok(200),
+        }
+    }
+
+    fn headers(&self, _reply: &u16) -> Headers {
+        self.answer.iter().map(|(n, v)| (*n, v.as_str())).collect()
+    }
+}
+
+/// The test settings plus `extra`, as a lookup.
+fn lookup(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let m = vars(extra);
+    move |k: &str| m.get(k).cloned()
+}
+
+fn worker(extra: &[(&str, &str)]) -> Worker {
+    Worker::from_lookup(lookup(extra)).unwrap()
+}
+
+fn req(method: &str, url: &str, headers: &[(&str, &str)]) -> RequestHead {
+    RequestHead::new(method, url, headers.iter().map(|(n, v)| (*n, v.to_string())).collect())
+}
+
+/// Runs one request; the denylist's stores are returned for inspection.
+fn run(
+    w: &Worker,
+    r: &RequestHead,
+    assets: &Recording,
+    denylist: &Recording,
+    origin: &Origin,
+) -> (Answer<u16>, Vec<String>) {
+    let mut log = Vec::new();
+    let stores = Denylist { fast: denylist, strong: None::<&MemoryStore> };
+    let answer =
+        block_on_ready(w.run(r, assets, stores, origin, &mut Counter(0), T0 + 20, &mut log));
+    (answer.expect("memory futures complete at once"), log)
+}
+
+fn published() -> Recording {
+    let store = Recording::new(T0);
+    let opts = PublishOptions {
+        deploy_id: Some(DeployId::parse("d1").unwrap()),
+        origin: Some("https://v1.origin.test".into()),
+        ..PublishOptions::default()
+    };
+    publish_tree(
+        &store,
+        &[("index.html", &b"<p>1</p>"[..]), ("assets/app.aaaaaaaa.js", b"1")],
+        opts,
+        T0,
+    );
+    store.take();
+    store
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn assets_are_answered_before_any_session_work() {
+    let w = worker(&[]);
+    let (assets, denylist, origin) = (published(), Recording::new(T0), Origin::default());
+    let cookie = ("cookie", "__Host-session=v1.k1.garbage");
+    for path in ["/assets/app.aaaaaaaa.js", "/assets/missing.bbbbbbbb.js", "/"] {
+        let (answer, _) = run(&w, &req("GET", path, &[cookie]), &assets, &denylist, &origin);
+        let Answer::Respond(r) = answer else { panic!("{path} went to the origin") };
+        assert!(matches!(r.status, 200 | 404), "{path}: {}", r.status);
+        assert!(r.headers.get("set-cookie").is_none_or(|c| c.starts_with("__Host-dpl=")));
+    }
+    assert!(denylist.take().is_empty(), "no denylist read for assets");
+    assert!(origin.sent.borrow().is_empty());
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_forwarded_request_goes_to_its_deploys_origin_and_gets_the_finish() {
+    let w = worker(&[]);
+    let (assets, denylist) = (published(), Recording::new(T0));
+    let origin = Origin {
+        answer: vec![("edge-session-set", r#"{"sub":"ada"}"#.into()), ("x-app", "1".into())],
+        ..Origin::default()
+    };
+    let (answer, _) = run(&w, &req("POST", "/login?next=%2F", &[]), &assets, &denylist, &origin);
+    let Answer::Pass { reply, headers, original } = answer else { panic!("not passed") };
+    assert_eq!(reply, 200);
+    assert_eq!(original.get("edge-session-set"), Some(r#"{"sub":"ada"}"#));
+    assert!(headers.get("edge-session-set").is_none(), "instructions stripped");
+    assert!(headers.get("set-cookie").is_some_and(|c| c.starts_with("__Host-session=")));
+    let sent = origin.sent.borrow();
+    assert_eq!(sent[0].0, "https://v1.origin.test/login?next=%2F", "the deploy's origin");
+    assert_eq!(sent[0].1.get("x-deploy-id"), Some("d1"));
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn refusals_and_endpoints_never_reach_the_origin_and_a_dead_origin_is_a_502() {
+    let w = worker(&[]);
+    let (assets, denylist, origin) = (Recording::new(T0), Recording::new(T0), Origin::default());
+    let csrf = req(
+        "POST",
+        "https://app.test/api/x",
+        &[("cookie", "__Host-session=x"), ("origin", "https://evil.test")],
+    );
+    let endpoint = req("GET", "/_session/jwks.json", &[]);
+    for r in [csrf, endpoint] {
+        let (answer, _) = run(&w, &r, &assets, &denylist, &origin);
+        assert!(matches!(answer, Answer::Respond(_)), "{} {}", r.method, r.path);
+    }
+    assert!(origin.sent.borrow().is_empty());
+    let down = Origin { down: true, ..Origin::default() };
+    let (answer, log) = run(&w, &req("GET", "/api/me", &[]), &assets, &denylist, &down);
+    let Answer::Respond(r) = answer else { panic!("passed") };
+    assert_eq!(r.status, 502);
+    assert!(String::from_utf8_lossy(&r.body).contains("origin_unreachable"));
+    assert!(log.iter().any(|l| l.contains("connection refused")), "{log:?}");
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn bindings_and_the_canary_identity_come_from_the_core() {
+    let w = worker(&[]);
+    let b = w.bindings();
+    assert_eq!(
+        (b.assets, b.denylist.as_str(), b.revocation_do),
+        ("ASSETS", "DENYLIST", "REVOCATION_DO")
+    );
+    assert!(!w.wants_strong_store());
+    let w = worker(&[("DENYLIST_BINDING", "REVOKED"), ("STRONG_REVOCATION_PATHS", "/admin/")]);
+    assert_eq!(w.bindings().denylist, "REVOKED");
+    assert!(w.wants_strong_store());
+    let e = Worker::from_lookup(|n: &str| (n == "ORIGIN_URL").then(|| "x".to_owned())).unwrap_err();
+    assert!(e.to_string().contains("ORIGIN_URL"), "{e}");
+    let e = Worker::from_lookup(lookup(&[("ASSET_CACHE_TTL", "9999")])).unwrap_err();
+    assert!(e.to_string().contains("ASSET_CACHE_TTL"), "{e}");
+    let a = req("GET", "/", &[("cf-connecting-ip", "192.0.2.1"), ("user-agent", "ua")]);
+    let b = req("GET", "/x", &[("user-agent", "ua"), ("cf-connecting-ip", "192.0.2.1")]);
+    assert_eq!(client_id(&a), client_id(&b));
+    assert_ne!(client_id(&a), client_id(&req("GET", "/", &[("user-agent", "ua")])));
+}
