@@ -150,13 +150,6 @@ if [ -n "$out" ]; then
   exit 0
 fi
 
-# Variant builds before f15f4fd shared target/ and left the main build's fingerprints
-# pointing at their copy of the sources (see --out above), so changes to src/ could
-# go unbuilt: forget any such fingerprint (cargo then rebuilds that crate once).
-for dep in "$TARGET_DIR"/wasm32-unknown-unknown/release/.fingerprint/*/dep-lib-*; do
-  [ -f "$dep" ] && grep -q "bench/wbg-executor/crate" "$dep" && rm -rf "$(dirname "$dep")"
-done
-
 say "building the worker (worker-build $WORKER_BUILD_VERSION --release)"
 t=$(now)
 mkdir -p "$TARGET_DIR"

@@ -30,7 +30,6 @@ mod cache;
 pub mod conditional;
 mod gc;
 pub mod immutable;
-mod path;
 mod publish;
 #[cfg(test)]
 mod publish_tests;
@@ -42,13 +41,13 @@ pub(crate) mod testkit;
 
 use std::fmt;
 
-pub use cache::AssetCache;
-pub use gc::{apply_gc, plan_gc, GcPlan};
-pub use immutable::{BundlerRecord, Immutability, ImmutableReport, ImmutableRule, RecordKind};
-pub use path::{
+pub use crate::asset_paths::{
     content_type_for, decode_path, is_asset_like, is_content_hashed, key_for, validate_key,
     PathError, MAX_PATH_BYTES,
 };
+pub use cache::AssetCache;
+pub use gc::{apply_gc, plan_gc, GcPlan};
+pub use immutable::{BundlerRecord, Immutability, ImmutableReport, ImmutableRule, RecordKind};
 pub use publish::{
     check_blob, commit_publish, load_deploys, plan_publish, promote, publish, upload_blob,
     MissingBlob, PlanKind, PublishFile, PublishOptions, PublishPlan, PublishSummary,
@@ -297,24 +296,13 @@ impl From<ManifestError> for AssetsError {
     }
 }
 
-/// Checks a per-deploy origin: `http(s)://host[:port][/path]`, no query,
-/// fragment, credentials, spaces or controls; returned without a trailing `/`.
+/// Checks a per-deploy origin ([`crate::manifest::checked_origin`]); returned
+/// without a trailing `/`.
 ///
 /// # Errors
 /// [`AssetsError::BadOrigin`].
 pub fn validate_origin(url: &str) -> Result<String, AssetsError> {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    let host = rest.and_then(|r| r.split('/').next()).unwrap_or_default();
-    let ok = !host.is_empty()
-        && !host.contains('@')
-        && url.len() <= 2048
-        && !url.contains(['?', '#'])
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(url.trim_end_matches('/').to_owned())
-    } else {
-        Err(AssetsError::BadOrigin(url.to_owned()))
-    }
+    crate::manifest::checked_origin(url).ok_or_else(|| AssetsError::BadOrigin(url.to_owned()))
 }
 
 #[cfg(test)]

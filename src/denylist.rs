@@ -137,8 +137,6 @@ pub async fn revoke_user(
     store.put(&user_key(sub), &value, Some(ttl)).await
 }
 
-pub use crate::store::join;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ pub use edge_session_hotpath::{
     aead, ascii, b64, chacha, data, hs256, http, keyring, seal, session,
 };
 
+mod asset_paths;
 pub mod assets;
 pub mod config;
 pub mod cookie;

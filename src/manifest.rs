@@ -153,7 +153,7 @@ impl Manifest {
             ));
         }
         for (path, entry) in &m.files {
-            crate::assets::validate_key(path)
+            crate::asset_paths::validate_key(path)
                 .map_err(|e| malformed(what, format!("path `{}`: {e}", shown(path))))?;
             if entry.size > MAX_BLOB_BYTES {
                 return Err(malformed(what, format!("`{}` is larger than 25 MiB", shown(path))));
@@ -377,8 +377,10 @@ impl DeploysDoc {
         }
         for d in &doc.deploys {
             if let Some(o) = &d.origin {
-                crate::assets::validate_origin(o)
-                    .map_err(|e| malformed(DEPLOYS_KEY, e.to_string()))?;
+                if checked_origin(o).is_none() {
+                    let why = format!("origin `{}` is not an http(s):// URL with a host", shown(o));
+                    return Err(malformed(DEPLOYS_KEY, why));
+                }
             }
         }
         if doc.retention.keep_last == 0 {
@@ -395,11 +397,6 @@ impl DeploysDoc {
     /// The entry of `id`.
     pub fn entry(&self, id: &DeployId) -> Option<&DeployEntry> {
         self.deploys.iter().find(|d| &d.id == id)
-    }
-
-    /// True when `id` is current or the canary.
-    pub fn is_live(&self, id: &DeployId) -> bool {
-        self.current.as_ref() == Some(id) || self.canary.as_ref().is_some_and(|c| &c.id == id)
     }
 
     /// The state of `id` at `now`, or `None` when it is not listed.
@@ -542,6 +539,20 @@ pub fn canary_bucket(canary: &DeployId, client_id: &str) -> u32 {
     let d = h.finalize();
     let n = d.iter().take(4).fold(0u32, |acc, b| acc << 8 | u32::from(*b));
     n % 10_000
+}
+
+/// A per-deploy origin, checked: `http(s)://host[:port][/path]`, no query, fragment,
+/// credentials, spaces or controls, at most 2048 bytes; returned without a trailing
+/// `/`. `None` for anything else.
+pub fn checked_origin(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let host = rest.and_then(|r| r.split('/').next()).unwrap_or_default();
+    let ok = !host.is_empty()
+        && !host.contains('@')
+        && url.len() <= 2048
+        && !url.contains(['?', '#'])
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then(|| url.trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]

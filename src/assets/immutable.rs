@@ -28,7 +28,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::assets::path::{file_name, hash_tokens, is_content_hashed, is_hash_token};
+use crate::asset_paths::{file_name, hash_tokens, is_content_hashed, is_hash_token};
 
 /// Why a file is immutable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -21,8 +21,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::asset_paths::{content_type_for, validate_key};
 use crate::assets::immutable::{BundlerRecord, Immutability, ImmutableReport};
-use crate::assets::path::{content_type_for, validate_key};
 use crate::assets::{validate_origin, AssetsError};
 use crate::manifest::{
     Activation, AssetHash, DeployEntry, DeployId, DeploysDoc, FileEntry, Manifest, RetentionUpdate,

@@ -11,8 +11,8 @@
 //! the trailing slash). No `Vary` is sent: un-hashed answers are `no-cache` with a
 //! per-deploy ETag, so every reuse is revalidated against the client's pin.
 
+use crate::asset_paths::{decode_path, is_asset_like, key_for, PathError};
 use crate::assets::conditional::{none_match, range, RangeAnswer};
-use crate::assets::path::{decode_path, is_asset_like, key_for, PathError};
 use crate::assets::{AssetCache, AssetConfig, DEPLOY_HEADER, IMMUTABLE, PIN_QUERY};
 use crate::cookie::parse_cookie_header;
 use crate::http::{query_param, Headers, RequestHead, Response};

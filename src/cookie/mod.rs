@@ -76,11 +76,6 @@ impl SetCookie {
         &self.0
     }
 
-    /// The full header value, owned.
-    pub fn into_string(self) -> String {
-        self.0
-    }
-
     /// The cookie name (before the first `=`).
     pub fn name(&self) -> &str {
         self.0.split_once('=').map_or("", |(name, _)| name)

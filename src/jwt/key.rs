@@ -8,7 +8,8 @@
 //!   HMAC secret (the classic RS/HS "algorithm confusion").
 //! - Only public Ed25519 keys leave this module ([`JwtKey::public_jwk`], [`jwks`]);
 //!   HMAC secrets and Ed25519 seeds have no public form. Symmetric (`kty: oct`) JWKs
-//!   are refused by [`JwtKey::from_jwk`].
+//!   are refused by `JwtKey::from_jwk` (test builds only: the worker takes no key from
+//!   outside its ring).
 //! - Public keys that are not canonical curve points, or are of small order ("weak"
 //!   keys, for which forged signatures exist), are refused. Signatures are checked
 //!   with `verify_strict` (no malleable `S`, no small-order `R`).
@@ -94,7 +95,10 @@ impl JwtKey {
     /// [`JwtError::InvalidKey`] for any other key type (symmetric `oct` keys above
     /// all: a JWKS never carries secrets), curve, `alg` or `use`, a JWK holding the
     /// private `d`, or a bad `x`.
-    pub fn from_jwk(jwk: &Value) -> Result<JwtKey, JwtError> {
+    // Only the tests read JWKs back (to check what /_session/jwks.json publishes);
+    // the worker never takes keys from outside its ring.
+    #[cfg(test)]
+    pub(crate) fn from_jwk(jwk: &Value) -> Result<JwtKey, JwtError> {
         let field = |name: &str| jwk.get(name).and_then(Value::as_str);
         if field("kty") != Some("OKP") || field("crv") != Some("Ed25519") {
             return Err(JwtError::InvalidKey("only OKP Ed25519 JWKs are accepted"));

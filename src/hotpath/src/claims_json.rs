@@ -1,6 +1,6 @@
-//! Reading [`Claims`] from the JSON that [`crate::session::seal_claims`] writes, without
-//! serde's generic machinery: the fast path of
-//! [`open_session`](crate::session::open_session).
+//! Reading [`Claims`] from the JSON that `session::seal_claims` writes, without
+//! serde's generic machinery: the fast path of `session::open_session`, which
+//! calls [`read`] (this module depends on the claim types only).
 //!
 //! [`read`] accepts exactly one layout, serde_json's compact output for [`Claims`]:
 //! ```text
@@ -16,8 +16,8 @@
 //! deserialization (JSON and object checks). The tests compare the two parsers on
 //! generated and mutated input.
 
+use crate::claims::{Claims, Sid};
 use crate::data::SessionData;
-use crate::session::{Claims, Sid};
 
 /// The claims of `json` if it has exactly the layout `seal_claims` writes.
 pub(crate) fn read(json: &str) -> Option<Claims> {
@@ -178,7 +178,7 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod prop {
     use super::*;
-    use crate::session::prop::json_value;
+    use crate::claims::prop::json_value;
     use proptest::prelude::*;
     use serde_json::Map;
 

@@ -10,6 +10,7 @@ pub mod aead;
 pub mod ascii;
 pub mod b64;
 pub mod chacha;
+mod claims;
 mod claims_json;
 pub mod data;
 pub mod hs256;

@@ -62,3 +62,54 @@ pub fn mutable_page_assets(dir: &Path, manifest: &Manifest) -> Vec<String> {
     }
     warnings
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edge_session::manifest::FileEntry;
+    use edge_session::manifest::{AssetHash, DeployId};
+
+    #[test]
+    fn records_are_found_and_pages_that_load_mutable_code_are_named() {
+        let dir = std::env::temp_dir().join(format!("es-records-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join(".vite")).unwrap();
+        let vite =
+            r#"{"index.html":{"file":"assets/index-BfX3kq_T.js","name":"index","isEntry":true}}"#;
+        std::fs::write(dir.join(".vite/manifest.json"), vite).unwrap();
+        std::fs::write(dir.join("manifest.json"), r#"{"name":"PWA","icons":[]}"#).unwrap();
+        let page = r#"<script type="module" src="/assets/index-BfX3kq_T.js"></script>
+            <script src="./legacy.js"></script><link rel="stylesheet" href="style.css">"#;
+        std::fs::write(dir.join("index.html"), page).unwrap();
+        let found = load(&dir, &[]).unwrap();
+        assert_eq!(found.len(), 1, "the web app manifest is no record");
+        assert_eq!(found[0].0, ".vite/manifest.json");
+        let entry = |immutable| FileEntry {
+            hash: AssetHash::of(b"x"),
+            content_type: "text/javascript".into(),
+            size: 1,
+            immutable,
+        };
+        let files = [
+            ("index.html", false),
+            ("assets/index-BfX3kq_T.js", true),
+            ("legacy.js", false),
+            ("style.css", false),
+        ];
+        let manifest = Manifest {
+            version: 1,
+            id: DeployId::parse("d").unwrap(),
+            created: 0,
+            files: files.iter().map(|(p, i)| ((*p).to_owned(), entry(*i))).collect(),
+        };
+        let warnings = mutable_page_assets(&dir, &manifest);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("index.html references legacy.js"), "{}", warnings[0]);
+        assert!(warnings[1].contains("index.html references style.css"), "{}", warnings[1]);
+        let bad = dir.join("meta.json");
+        std::fs::write(&bad, "{").unwrap();
+        let e = load(&dir, &[bad]).unwrap_err();
+        assert!(format!("{e:#}").contains("not JSON"), "{e:#}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
