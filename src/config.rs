@@ -49,6 +49,9 @@ pub enum FailMode {
 pub struct Config {
     /// `ORIGIN_URL`: where proxied requests go, without a trailing slash.
     pub origin_url: String,
+    /// `ORIGIN_TIMEOUT`: seconds to wait for the origin's response head (the body may
+    /// take longer: streams are never cut). 1 to 300; defaults to 30.
+    pub origin_timeout: u64,
     /// `SESSION_KEYS` (secret): the key ring; the first key seals.
     pub keys: KeyRing,
     /// `ORIGIN_SECRET` (secret): HMAC key of the `Edge-Session` assertion.
@@ -497,6 +500,11 @@ impl Config {
             "ORIGIN_URL",
             "set it in wrangler.toml [vars] to the origin's base URL, e.g. https://app.internal",
         )?)?;
+        let origin_timeout = r.seconds("ORIGIN_TIMEOUT", 30)?;
+        if !(1..=300).contains(&origin_timeout) {
+            let why = format!("must be between 1 and 300 seconds, got {origin_timeout}");
+            return Err(err("ORIGIN_TIMEOUT", why));
+        }
         let (keys, origin_key) = secrets(&r)?;
         let cookie = cookie_options(&r)?;
         let policy = session_policy(&r)?;
@@ -504,6 +512,7 @@ impl Config {
         let (fail_mode, protected_paths, strong_paths) = revocation(&r)?;
         Ok(Config {
             origin_url,
+            origin_timeout,
             keys,
             origin_key,
             cookie,
@@ -621,6 +630,9 @@ pub(crate) mod tests {
             ("ASSERTION_ALG", "eddsa", "ASSERTION_ALG"),
             ("TOKEN_AUDIENCE", "origin", "TOKEN_AUDIENCE"),
             ("TOKEN_DATA", "some", "TOKEN_DATA"),
+            ("ORIGIN_TIMEOUT", "0", "ORIGIN_TIMEOUT"),
+            ("ORIGIN_TIMEOUT", "301", "ORIGIN_TIMEOUT"),
+            ("ORIGIN_TIMEOUT", "soon", "ORIGIN_TIMEOUT"),
             ("COOKIE_MAX_CHUNKS", "four", "COOKIE_MAX_CHUNKS"),
             ("COOKIE_MAX_CHUNKS", "0", "COOKIE_MAX_CHUNKS"),
         ];
@@ -645,6 +657,8 @@ pub(crate) mod tests {
         assert!(e.to_string().contains("must be a whole number, got `four`"), "{e}");
         assert!(!e.to_string().contains("seconds"), "{e}");
         assert_eq!(load(&[]).unwrap().token_data, TokenData::Fit);
+        assert_eq!(load(&[]).unwrap().origin_timeout, 30);
+        assert_eq!(load(&[("ORIGIN_TIMEOUT", "5")]).unwrap().origin_timeout, 5);
         assert_eq!(load(&[("TOKEN_DATA", "Omit")]).unwrap().token_data, TokenData::Omit);
         for (name, value, expected) in cases {
             let e = load(&[(name, value)]).unwrap_err();

@@ -12,7 +12,8 @@
 //!    the denylist (the strongly consistent store on `STRONG_REVOCATION_PATHS`).
 //! 3. **Forward**: the upstream head, pinned to the client's deploy (its
 //!    `X-Deploy-Id`, and its own origin when the deploy names one), sent through
-//!    [`Upstream`]; a failure to reach it is a 502 JSON answer.
+//!    [`Upstream`], which waits at most `ORIGIN_TIMEOUT` for the response head: past
+//!    it a 504 JSON answer naming the setting, and a 502 when it cannot be reached.
 //! 4. **Finish** ([`Gateway::finish`]): the origin's session instructions, rolling
 //!    refresh, cookies and cache headers on the origin's response head.
 
@@ -54,14 +55,29 @@ pub trait Upstream {
     /// The runtime's response, passed back to the shell untouched but for headers.
     type Reply;
 
-    /// Sends the request to `url` with `headers`.
+    /// Sends the request to `url` with `headers`, waiting at most `timeout` seconds
+    /// for the response head (never bounding the body: streams go on).
     ///
     /// # Errors
-    /// Why the origin could not be reached (logged, never shown to the client).
-    async fn send(&self, url: &str, headers: &Headers) -> Result<Self::Reply, String>;
+    /// [`UpstreamError`]: no head in time, or the origin could not be reached.
+    async fn send(
+        &self,
+        url: &str,
+        headers: &Headers,
+        timeout: u64,
+    ) -> Result<Self::Reply, UpstreamError>;
 
     /// The response head's headers.
     fn headers(&self, reply: &Self::Reply) -> Headers;
+}
+
+/// Why the origin gave no response head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamError {
+    /// None within `ORIGIN_TIMEOUT` (the request may have reached it).
+    TimedOut,
+    /// It could not be reached or failed; the reason is for the log only.
+    Failed(String),
 }
 
 /// What the shell sends the client.
@@ -162,13 +178,10 @@ impl Worker {
         };
         let deploy = served.deploy.as_ref().map(|d| d.as_str());
         forward.pin_deploy(req, deploy, deploy_origin.as_deref());
-        let reply = match upstream.send(&forward.url, &forward.headers).await {
+        let timeout = config.origin_timeout;
+        let reply = match upstream.send(&forward.url, &forward.headers, timeout).await {
             Ok(reply) => reply,
-            Err(e) => {
-                log.push(format!("origin fetch failed: {e}"));
-                let msg = "the origin server could not be reached";
-                return Answer::Respond(Response::error(502, "origin_unreachable", msg));
-            }
+            Err(e) => return Answer::Respond(origin_failed(e, timeout, log)),
         };
         let original = upstream.headers(&reply);
         let mut headers = original.clone();
@@ -177,6 +190,25 @@ impl Worker {
         match finish {
             Finish::Replace(resp) => Answer::Respond(resp),
             Finish::Pass => Answer::Pass { reply, headers, original },
+        }
+    }
+}
+
+/// The answer when the origin gave no response head: 504 naming `ORIGIN_TIMEOUT`, or
+/// 502 (the reason goes to the log only).
+fn origin_failed(e: UpstreamError, timeout: u64, log: &mut Log) -> Response {
+    match e {
+        UpstreamError::TimedOut => {
+            log.push(format!("origin timed out after {timeout} s"));
+            let msg = format!(
+                "the origin did not answer within ORIGIN_TIMEOUT ({timeout} s); retry shortly"
+            );
+            Response::error(504, "origin_timeout", &msg)
+        }
+        UpstreamError::Failed(why) => {
+            log.push(format!("origin fetch failed: {why}"));
+            let msg = "the origin server could not be reached";
+            Response::error(502, "origin_unreachable", msg)
         }
     }
 }

@@ -29,17 +29,18 @@ impl Entropy for Counter {
 struct Origin {
     sent: RefCell<Vec<(String, Headers)>>,
     answer: Vec<(&'static str, String)>,
-    down: bool,
+    fails: Option<UpstreamError>,
 }
 
 impl Upstream for Origin {
     type Reply = u16;
 
-    async fn send(&self, url: &str, headers: &Headers) -> Result<u16, String> {
+    async fn send(&self, url: &str, headers: &Headers, timeout: u64) -> Result<u16, UpstreamError> {
+        assert_eq!(timeout, 30, "ORIGIN_TIMEOUT's default reaches the origin call");
         self.sent.borrow_mut().push((url.to_owned(), headers.clone()));
-        match self.down {
-            true => Err("connection refused".into()),
-            false => Ok(200),
+        match &self.fails {
+            Some(e) => Err(e.clone()),
+            None => Ok(200),
         }
     }
 
@@ -146,12 +147,22 @@ fn refusals_and_endpoints_never_reach_the_origin_and_a_dead_origin_is_a_502() {
         assert!(matches!(answer, Answer::Respond(_)), "{} {}", r.method, r.path);
     }
     assert!(origin.sent.borrow().is_empty());
-    let down = Origin { down: true, ..Origin::default() };
+    let down = Origin {
+        fails: Some(UpstreamError::Failed("connection refused".into())),
+        ..Origin::default()
+    };
     let (answer, log) = run(&w, &req("GET", "/api/me", &[]), &assets, &denylist, &down);
     let Answer::Respond(r) = answer else { panic!("passed") };
     assert_eq!(r.status, 502);
-    assert!(String::from_utf8_lossy(&r.body).contains("origin_unreachable"));
+    let body = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(body.contains("origin_unreachable") && !body.contains("refused"), "{body}");
     assert!(log.iter().any(|l| l.contains("connection refused")), "{log:?}");
+    let slow = Origin { fails: Some(UpstreamError::TimedOut), ..Origin::default() };
+    let (answer, _) = run(&w, &req("GET", "/api/me", &[]), &assets, &denylist, &slow);
+    let Answer::Respond(r) = answer else { panic!("passed") };
+    assert_eq!(r.status, 504);
+    let body = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(body.contains("origin_timeout") && body.contains("ORIGIN_TIMEOUT (30 s)"), "{body}");
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

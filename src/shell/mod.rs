@@ -19,7 +19,7 @@ use worker::{console_error, console_log, js_sys, web_sys, Env};
 
 use crate::gateway::{Entropy, EntropyError};
 use crate::http::{HeaderChanges, Headers, RequestHead, Response};
-use crate::pipeline::{Answer, Denylist, Upstream, Worker};
+use crate::pipeline::{Answer, Denylist, Upstream, UpstreamError, Worker};
 use crate::store::{KvStore, ListedKey, StoreError, MIN_TTL};
 
 mod drive;
@@ -50,10 +50,23 @@ function edit(h, replaced, values) {
   for (let i = 0; i + 1 < p.length; i += 2) h.append(p[i], p[i + 1]);
   return h;
 }
-export function fetchManual(url, method, headers, body) {
+// The origin gets `ms` to send its response head: the signal is armed until the
+// head arrives and never afterwards, so a long body (a stream, a download) is not cut.
+// A timeout rejects with TIMED_OUT as its message.
+const TIMED_OUT = "edge-session: no response head within ORIGIN_TIMEOUT";
+function boundedFetch(url, init, ms) {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error(TIMED_OUT)), ms);
+  init.signal = ac.signal;
+  return fetch(url, init).finally(() => clearTimeout(timer));
+}
+export function fetchManual(url, method, headers, body, ms) {
   const init = { method, headers, redirect: "manual" };
   if (body != null) init.body = body;
-  return fetch(url, init);
+  return boundedFetch(url, init, ms);
+}
+export function timedOutMessage() {
+  return TIMED_OUT;
 }
 export function respond(body, status, headers) {
   // A null-body status (304 above all) gets no body at all: workerd warns about an
@@ -65,10 +78,10 @@ const NULL_BODY = [101, 103, 204, 205, 304];
 export function pass(origin, headers) {
   return new Response(origin.body, { status: origin.status, statusText: origin.statusText, headers });
 }
-export function fetchEdited(url, req, replaced, values) {
+export function fetchEdited(url, req, replaced, values, ms) {
   const init = { method: req.method, headers: edit(new Headers(req.headers), replaced, values), redirect: "manual" };
   if (req.body != null) init.body = req.body;
-  return fetch(url, init);
+  return boundedFetch(url, init, ms);
 }
 export function passEdited(origin, replaced, values) {
   const r = new Response(origin.body, origin);
@@ -87,14 +100,18 @@ extern "C" {
     #[wasm_bindgen(js_name = headersText)]
     fn headers_text(h: &web_sys::Headers) -> Option<String>;
     /// `fetch(url, {method, headers, body, redirect: "manual"})` (the path for header
-    /// lists that cannot cross as text).
+    /// lists that cannot cross as text), with at most `ms` for the response head.
     #[wasm_bindgen(catch, js_name = fetchManual)]
     fn fetch_manual(
         url: &str,
         method: &str,
         headers: &web_sys::Headers,
         body: Option<web_sys::ReadableStream>,
+        ms: u32,
     ) -> Result<js_sys::Promise, JsValue>;
+    /// The message of a fetch that gave no response head in time.
+    #[wasm_bindgen(js_name = timedOutMessage)]
+    fn timed_out_message() -> String;
     /// `new Response(body, {status, headers})`, with no body for an empty one of a
     /// null-body status (204, 304, …); `headers` is a `Headers` or a `name\nvalue\n…`
     /// string.
@@ -116,6 +133,7 @@ extern "C" {
         req: &web_sys::Request,
         replaced: &str,
         values: &str,
+        ms: u32,
     ) -> Result<js_sys::Promise, JsValue>;
     /// `new Response(origin.body, origin)` with its headers edited as in `fetchEdited`.
     #[wasm_bindgen(catch, js_name = passEdited)]
@@ -358,17 +376,19 @@ fn changes_text(changes: &HeaderChanges<'_>) -> Option<(String, String)> {
     Some((changes.replaced.join("\n"), pairs_text(changes.values.iter().copied())?))
 }
 
-/// Sends the request upstream with its original body, without following redirects.
+/// Sends the request upstream with its original body, without following redirects,
+/// waiting at most `ms` for the response head.
 /// Only the header changes cross into JavaScript; the runtime copies the rest.
 async fn fetch_origin(
     url: &str,
     req: &web_sys::Request,
     original: &Headers,
     headers: &Headers,
+    ms: u32,
 ) -> Result<web_sys::Response, JsValue> {
     let promise = match changes_text(&headers.changes_from(original)) {
-        Some((replaced, values)) => fetch_edited(url, req, &replaced, &values)?,
-        None => fetch_manual(url, &req.method(), &headers_to_js(headers)?, req.body())?,
+        Some((replaced, values)) => fetch_edited(url, req, &replaced, &values, ms)?,
+        None => fetch_manual(url, &req.method(), &headers_to_js(headers)?, req.body(), ms)?,
     };
     Io::new(promise).await?.dyn_into()
 }
@@ -421,8 +441,19 @@ struct Fetch<'a> {
 impl Upstream for Fetch<'_> {
     type Reply = web_sys::Response;
 
-    async fn send(&self, url: &str, headers: &Headers) -> Result<web_sys::Response, String> {
-        fetch_origin(url, self.req, &self.head.headers, headers).await.map_err(|e| js_error(&e))
+    async fn send(
+        &self,
+        url: &str,
+        headers: &Headers,
+        timeout: u64,
+    ) -> Result<web_sys::Response, UpstreamError> {
+        let ms = u32::try_from(timeout.saturating_mul(1000)).unwrap_or(u32::MAX);
+        fetch_origin(url, self.req, &self.head.headers, headers, ms).await.map_err(|e| {
+            match js_error(&e) {
+                why if why == timed_out_message() => UpstreamError::TimedOut,
+                why => UpstreamError::Failed(why),
+            }
+        })
     }
 
     fn headers(&self, reply: &web_sys::Response) -> Headers {

@@ -69,3 +69,25 @@ test('bad configuration answers 500 naming the setting, never a silent fallback'
     });
   }
 });
+
+test('a frozen origin: 504 naming ORIGIN_TIMEOUT within the timeout, and service again once it thaws', async () => {
+  await withStack({ ORIGIN_TIMEOUT: '2' }, async (s) => {
+    const c = new Client(s.url);
+    assert.equal((await c.fetch('/api/public')).status, 200);
+    process.kill(s.originPid, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const r = await c.fetch('/api/public');
+      const took = Date.now() - started;
+      assert.equal(r.status, 504, r.text);
+      assert.equal(r.json.error, 'origin_timeout');
+      assert.match(r.json.message, /ORIGIN_TIMEOUT \(2 s\)/);
+      assert.ok(took >= 1900 && took < 6000, `answered after ${took} ms (ORIGIN_TIMEOUT 2 s)`);
+      assert.match(await logged(s, /origin timed out after 2 s/), /origin timed out/);
+    } finally {
+      process.kill(s.originPid, 'SIGCONT');
+    }
+    assert.equal((await c.fetch('/api/public')).status, 200, 'served again once the origin thaws');
+  });
+});
+

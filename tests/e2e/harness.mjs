@@ -412,7 +412,7 @@ function toEnvFile(obj) {
  *   (ORIGIN_PORT, ORIGIN_SECRET, WWW_DIR are set; ORIGIN_AUDIENCE and EDGE_ISSUER
  *   follow vars.ORIGIN_AUDIENCE and vars.ISSUER when those are given)
  * @param {boolean} [options.origin=true] start the demo origin at all
- * @returns {Promise<{url: string, port: number, originUrl: string, originPort: number,
+ * @returns {Promise<{url: string, port: number, originUrl: string, originPort: number, originPid?: number,
  *   secrets: Record<string,string>, persistTo: string, tmpDir: string,
  *   wrangler: (args: string[]) => Promise<{stdout: string, stderr: string}>,
  *   output: () => string, stop: () => Promise<void>}>}
@@ -507,6 +507,8 @@ export async function startStack({ vars = {}, secrets, originEnv = {}, origin = 
     port,
     originUrl,
     originPort,
+    /** The demo origin's process id (to stop or freeze it), when it was started. */
+    originPid: procs.find((p) => p.name === 'demo-origin')?.child.pid,
     secrets: stackSecrets,
     persistTo,
     tmpDir,

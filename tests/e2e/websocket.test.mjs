@@ -7,7 +7,8 @@
 //   body naming CSRF_ALLOWED_ORIGINS, and the origin sees nothing (cross-site
 //   WebSocket hijacking: an upgrade is a GET, so the unsafe-method rule missed it);
 // - an anonymous upgrade from anywhere passes, as before;
-// - a server-sent-events stream's first event arrives before the origin finishes.
+// - a server-sent-events stream's first event arrives before the origin finishes,
+//   and a stream that outlasts ORIGIN_TIMEOUT is not cut.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -33,7 +34,9 @@ before(async () => {
     origin.stdout.once('data', resolve);
     origin.once('exit', (code) => reject(new Error(`ws-origin exited (${code}) before listening`)));
   });
-  stack = await startStack({ origin: false, secrets, vars: { ORIGIN_URL: originUrl } });
+  // ORIGIN_TIMEOUT bounds the wait for a response head only: the event stream below
+  // outlasts it and must still arrive whole.
+  stack = await startStack({ origin: false, secrets, vars: { ORIGIN_URL: originUrl, ORIGIN_TIMEOUT: '2' } });
   const login = await fetch(`${stack.url}/login?user=wsuser`, { method: 'POST' });
   assert.equal(login.status, 200, await login.text());
   session = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
