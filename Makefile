@@ -10,7 +10,7 @@ help: ## List the targets
 install: ## Install the toolchain, npm packages and Chromium (idempotent)
 	@bash scripts/install.sh --browser
 
-run: ## The demo: worker on http://127.0.0.1:8787, origin on :8788 (Ctrl-C stops)
+run: ## The demo: worker on http://127.0.0.1:8787, origins on :8788 and :8789 (Ctrl-C stops)
 	@bash scripts/run.sh
 
 test: ## Everything CI runs: fmt, clippy, native + wasm32 tests, builds, end-to-end

@@ -9,6 +9,7 @@
 use std::fmt;
 
 use crate::cookie::{CookieError, CookieOptions, SameSite};
+use crate::fleet::{parse_origins, PoolOrigin};
 use crate::jwt::{Alg, JwtKey};
 use crate::keyring::KeyRing;
 use crate::session::SessionPolicy;
@@ -49,6 +50,9 @@ pub enum FailMode {
 pub struct Config {
     /// `ORIGIN_URL`: where proxied requests go, without a trailing slash.
     pub origin_url: String,
+    /// `ORIGINS`: the pool, `URL [weight=N]` entries separated by commas; when set it
+    /// replaces `ORIGIN_URL`, which is otherwise a pool of one. Never empty.
+    pub origins: Vec<PoolOrigin>,
     /// `ORIGIN_TIMEOUT`: seconds to wait for the origin's response head (the body may
     /// take longer: streams are never cut). 1 to 300; defaults to 30.
     pub origin_timeout: u64,
@@ -295,6 +299,22 @@ fn decimal(v: &str) -> Option<f64> {
     Some(f64::from(int(whole)?) + f64::from(int(frac)?) / scale)
 }
 
+/// The origin pool: `ORIGINS` when set, else `ORIGIN_URL` alone.
+fn origins<L: Lookup>(r: &Reader<'_, L>) -> Result<Vec<PoolOrigin>, ConfigError> {
+    if let Some(spec) = r.raw("ORIGINS") {
+        let check = |u: &str| origin_url("ORIGINS", u).map_err(|e| e.problem);
+        return parse_origins(&spec, check).map_err(|e| err("ORIGINS", e.0));
+    }
+    let url = origin_url(
+        "ORIGIN_URL",
+        &r.required(
+            "ORIGIN_URL",
+            "set it in wrangler.toml [vars] to the origin's base URL, e.g. https://app.internal (or list several in ORIGINS)",
+        )?,
+    )?;
+    Ok(vec![PoolOrigin { url, weight: 1 }])
+}
+
 /// `SESSION_ABSOLUTE_TTL`, `SESSION_IDLE_TTL`, `SESSION_REFRESH_AFTER`, `CLOCK_SKEW`.
 fn session_policy<L: Lookup>(r: &Reader<'_, L>) -> Result<SessionPolicy, ConfigError> {
     let refresh_after = match r.raw("SESSION_REFRESH_AFTER") {
@@ -472,19 +492,19 @@ fn cookie_setting(e: &CookieError) -> &'static str {
     }
 }
 
-/// Checks `ORIGIN_URL`: absolute http(s) URL, no query, fragment or credentials.
-fn origin_url(value: &str) -> Result<String, ConfigError> {
-    const NAME: &str = "ORIGIN_URL";
+/// Checks an origin URL of `ORIGIN_URL` or `ORIGINS` (`NAME`): absolute http(s) URL,
+/// no query, fragment or credentials.
+fn origin_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
     let rest =
         value.strip_prefix("https://").or_else(|| value.strip_prefix("http://")).ok_or_else(
-            || err(NAME, format!("must start with http:// or https://, got `{}`", shown(value))),
+            || err(name, format!("must start with http:// or https://, got `{}`", shown(value))),
         )?;
     let host = rest.split('/').next().unwrap_or_default();
     if host.is_empty() || host.contains('@') {
-        return Err(err(NAME, "must name a host (and no user:password@)"));
+        return Err(err(name, "must name a host (and no user:password@)"));
     }
     if value.contains(['?', '#']) || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(err(NAME, "must not contain a query, fragment, spaces or control characters"));
+        return Err(err(name, "must not contain a query, fragment, spaces or control characters"));
     }
     Ok(value.trim_end_matches('/').to_owned())
 }
@@ -496,10 +516,8 @@ impl Config {
     /// The first setting that is missing (where required) or malformed.
     pub fn from_lookup(lookup: &impl Lookup) -> Result<Config, ConfigError> {
         let r = Reader(lookup);
-        let origin_url = origin_url(&r.required(
-            "ORIGIN_URL",
-            "set it in wrangler.toml [vars] to the origin's base URL, e.g. https://app.internal",
-        )?)?;
+        let origins = origins(&r)?;
+        let origin_url = origins.first().map(|o| o.url.clone()).unwrap_or_default();
         let origin_timeout = r.seconds("ORIGIN_TIMEOUT", 30)?;
         if !(1..=300).contains(&origin_timeout) {
             let why = format!("must be between 1 and 300 seconds, got {origin_timeout}");
@@ -512,6 +530,7 @@ impl Config {
         let (fail_mode, protected_paths, strong_paths) = revocation(&r)?;
         Ok(Config {
             origin_url,
+            origins,
             origin_timeout,
             keys,
             origin_key,
@@ -631,6 +650,9 @@ pub(crate) mod tests {
             ("TOKEN_AUDIENCE", "origin", "TOKEN_AUDIENCE"),
             ("TOKEN_DATA", "some", "TOKEN_DATA"),
             ("ORIGIN_TIMEOUT", "0", "ORIGIN_TIMEOUT"),
+            ("ORIGINS", "ftp://a", "ORIGINS"),
+            ("ORIGINS", "http://a weight=0", "ORIGINS"),
+            ("ORIGINS", " , ", "ORIGINS"),
             ("ORIGIN_TIMEOUT", "301", "ORIGIN_TIMEOUT"),
             ("ORIGIN_TIMEOUT", "soon", "ORIGIN_TIMEOUT"),
             ("COOKIE_MAX_CHUNKS", "four", "COOKIE_MAX_CHUNKS"),
@@ -658,6 +680,12 @@ pub(crate) mod tests {
         assert!(!e.to_string().contains("seconds"), "{e}");
         assert_eq!(load(&[]).unwrap().token_data, TokenData::Fit);
         assert_eq!(load(&[]).unwrap().origin_timeout, 30);
+        let pool = load(&[("ORIGINS", "http://a:1, http://b:2/ weight=3")]).unwrap().origins;
+        assert_eq!(
+            pool.iter().map(|o| (o.url.as_str(), o.weight)).collect::<Vec<_>>(),
+            [("http://a:1", 1), ("http://b:2", 3)]
+        );
+        assert_eq!(load(&[]).unwrap().origins.len(), 1, "ORIGIN_URL alone is a pool of one");
         assert_eq!(load(&[("ORIGIN_TIMEOUT", "5")]).unwrap().origin_timeout, 5);
         assert_eq!(load(&[("TOKEN_DATA", "Omit")]).unwrap().token_data, TokenData::Omit);
         for (name, value, expected) in cases {

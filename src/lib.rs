@@ -25,6 +25,7 @@ pub mod assets;
 pub mod config;
 pub mod cookie;
 pub mod denylist;
+pub mod fleet;
 pub mod gateway;
 pub mod jwt;
 pub mod manifest;

@@ -21,6 +21,7 @@ use std::fmt;
 
 use crate::assets::{self, AssetCache, AssetConfig, Outcome};
 use crate::config::{Config, Lookup};
+use crate::fleet::{self, Attempt, Fleet, EJECT_AFTER};
 use crate::gateway::{Entropy, Finish, Gateway, Log, Step};
 use crate::http::{Headers, RequestHead, Response};
 use crate::store::{KvStore, Tiered};
@@ -69,6 +70,9 @@ pub trait Upstream {
 
     /// The response head's headers.
     fn headers(&self, reply: &Self::Reply) -> Headers;
+
+    /// The response's status code.
+    fn status(&self, reply: &Self::Reply) -> u16;
 }
 
 /// Why the origin gave no response head.
@@ -109,6 +113,7 @@ pub struct Denylist<F, S> {
 #[derive(Debug)]
 pub struct Worker {
     gateway: Gateway,
+    fleet: Fleet,
     assets: AssetConfig,
     cache: AssetCache,
     bindings: Bindings,
@@ -126,7 +131,8 @@ impl Worker {
         let denylist = lookup.get("DENYLIST_BINDING").unwrap_or_else(|| "DENYLIST".into());
         let bindings = Bindings { assets: "ASSETS", denylist, revocation_do: "REVOCATION_DO" };
         let cache = AssetCache::new(assets.cache_ttl);
-        Ok(Worker { gateway: Gateway::new(config), assets, cache, bindings })
+        let fleet = Fleet::new(config.origins.clone());
+        Ok(Worker { gateway: Gateway::new(config), fleet, assets, cache, bindings })
     }
 
     /// The binding names.
@@ -179,7 +185,11 @@ impl Worker {
         let deploy = served.deploy.as_ref().map(|d| d.as_str());
         forward.pin_deploy(req, deploy, deploy_origin.as_deref());
         let timeout = config.origin_timeout;
-        let reply = match upstream.send(&forward.url, &forward.headers, timeout).await {
+        // A deploy with its own backend gets that one, as the deploy says; else the pool.
+        let pinned = deploy_origin.is_some();
+        let result =
+            self.send_upstream(req, &mut forward, pinned, upstream, entropy, now, log).await;
+        let reply = match result {
             Ok(reply) => reply,
             Err(e) => return Answer::Respond(origin_failed(e, timeout, log)),
         };
@@ -191,6 +201,78 @@ impl Worker {
             Finish::Replace(resp) => Answer::Respond(resp),
             Finish::Pass => Answer::Pass { reply, headers, original },
         }
+    }
+}
+
+impl Worker {
+    /// Sends the request to the pool's preferred origin (or, `pinned`, to the URL the
+    /// forward already names) and, when that attempt fails and [`fleet::may_retry`]
+    /// allows it within the retry budget, once more to the next; records each
+    /// outcome for the pool's health. The last attempt's result. One call site of
+    /// [`Upstream::send`]: its future is built into this one once.
+    #[allow(clippy::too_many_arguments)] // the runtime's pieces, one each
+    async fn send_upstream<U: Upstream, E: Entropy>(
+        &self,
+        req: &RequestHead,
+        forward: &mut crate::gateway::Forward,
+        pinned: bool,
+        upstream: &U,
+        entropy: &mut E,
+        now: u64,
+        log: &mut Log,
+    ) -> Result<U::Reply, UpstreamError> {
+        let timeout = self.gateway.config().origin_timeout;
+        let targets: Vec<Option<usize>> = if pinned {
+            vec![None]
+        } else {
+            self.fleet.count_request(now);
+            let mut random = [0u8; 8];
+            let _ = entropy.fill(&mut random); // zeros are a fine (if fixed) choice too
+            let order = self.fleet.order(forward.session_id(), now, u64::from_le_bytes(random));
+            order.into_iter().take(2).map(Some).collect()
+        };
+        let body = req.headers.get("content-length").is_some_and(|v| v.trim() != "0")
+            || req.headers.get("transfer-encoding").is_some();
+        let retry = fleet::may_retry(&req.method, body);
+        let mut last = Err(UpstreamError::Failed("the origin pool is empty".into()));
+        let mut failed_on: Option<&str> = None;
+        for (attempt, target) in targets.into_iter().enumerate() {
+            if attempt > 0 && !(retry && self.fleet.take_retry()) {
+                break;
+            }
+            let origin = target.and_then(|i| Some((i, self.fleet.origins().get(i)?)));
+            if let Some((i, o)) = origin {
+                forward.to_origin(req, &o.url);
+                self.fleet.start(i);
+            }
+            if let Some(previous) = failed_on {
+                let why = match &last {
+                    Ok(r) => format!("status {}", upstream.status(r)),
+                    Err(e) => format!("{e:?}"),
+                };
+                log.push(format!(
+                    "retrying {} {} on {} after {previous}: {why}",
+                    req.method, req.path, forward.url
+                ));
+            }
+            let result = upstream.send(&forward.url, &forward.headers, timeout).await;
+            let failed = result.as_ref().map_or(true, |r| matches!(upstream.status(r), 502 | 503));
+            let outcome = if failed { Attempt::Failed } else { Attempt::Answered };
+            if let Some((i, o)) = origin {
+                if self.fleet.finish(i, outcome, now) {
+                    log.push(format!(
+                        "origin {} ejected after {EJECT_AFTER} failures in a row",
+                        o.url
+                    ));
+                }
+                failed_on = Some(&o.url);
+            }
+            last = result;
+            if !failed {
+                break;
+            }
+        }
+        last
     }
 }
 

@@ -195,6 +195,8 @@ mod native {
         };
         eprintln!("{} {} {} {who}", incoming.method, incoming.path, reply.status);
         let status = reply.status;
+        // Which origin of a pool answered (the fleet tests and the demo page read it).
+        let reply = reply.with("X-Origin", format!("{}:{}", config.host, config.port));
         let response = to_response(reply).unwrap_or_else(|| {
             eprintln!("demo-origin: could not build the {status} response; answering 500");
             Response::from_string("internal error").with_status_code(500)

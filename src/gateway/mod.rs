@@ -118,8 +118,18 @@ impl Forward {
             self.headers.append(crate::assets::DEPLOY_HEADER, deploy);
         }
         if let Some(origin) = origin {
-            self.url = upstream_url(origin, req);
+            self.to_origin(req, origin);
         }
+    }
+
+    /// Sends the request to the origin at `base` (one of a pool's) instead.
+    pub fn to_origin(&mut self, req: &RequestHead, base: &str) {
+        self.url = upstream_url(base, req);
+    }
+
+    /// The session id of the request's credential, if any (the pool's stickiness key).
+    pub fn session_id(&self) -> Option<&str> {
+        self.pending.identity.subject().map(|(sid, ..)| sid)
     }
 }
 

@@ -47,6 +47,35 @@ impl Upstream for Origin {
     fn headers(&self, _reply: &u16) -> Headers {
         self.answer.iter().map(|(n, v)| (*n, v.as_str())).collect()
     }
+
+    fn status(&self, reply: &u16) -> u16 {
+        *reply
+    }
+}
+
+/// A pool: each origin (by host) answers a status, or fails.
+struct Pool {
+    sent: RefCell<Vec<String>>,
+    answers: Vec<(&'static str, Result<u16, UpstreamError>)>,
+}
+
+impl Upstream for Pool {
+    type Reply = u16;
+
+    async fn send(&self, url: &str, _h: &Headers, _t: u64) -> Result<u16, UpstreamError> {
+        self.sent.borrow_mut().push(url.to_owned());
+        let (_, answer) =
+            self.answers.iter().find(|(host, _)| url.contains(host)).expect("a pool origin");
+        answer.clone()
+    }
+
+    fn headers(&self, _reply: &u16) -> Headers {
+        Headers::new()
+    }
+
+    fn status(&self, reply: &u16) -> u16 {
+        *reply
+    }
 }
 
 /// The test settings plus `extra`, as a lookup.
@@ -64,12 +93,12 @@ fn req(method: &str, url: &str, headers: &[(&str, &str)]) -> RequestHead {
 }
 
 /// Runs one request; the denylist's stores are returned for inspection.
-fn run(
+fn run<U: Upstream<Reply = u16>>(
     w: &Worker,
     r: &RequestHead,
     assets: &Recording,
     denylist: &Recording,
-    origin: &Origin,
+    origin: &U,
 ) -> (Answer<u16>, Vec<String>) {
     let mut log = Vec::new();
     let stores = Denylist { fast: denylist, strong: None::<&MemoryStore> };
@@ -186,4 +215,67 @@ fn bindings_and_the_canary_identity_come_from_the_core() {
     let b = req("GET", "/x", &[("user-agent", "ua"), ("cf-connecting-ip", "192.0.2.1")]);
     assert_eq!(client_id(&a), client_id(&b));
     assert_ne!(client_id(&a), client_id(&req("GET", "/", &[("user-agent", "ua")])));
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_failed_idempotent_request_is_retried_once_on_another_origin_and_a_post_is_not() {
+    let (assets, denylist) = (Recording::new(T0), Recording::new(T0));
+    let refused = || Err(UpstreamError::Failed("connection refused".into()));
+    let pool = |a: Result<u16, UpstreamError>,
+                b: Result<u16, UpstreamError>,
+                c: Result<u16, UpstreamError>| Pool {
+        sent: RefCell::default(),
+        answers: vec![("a.test", a), ("b.test", b), ("c.test", c)],
+    };
+    // One origin of three is down (each in turn): every GET gets through, on its
+    // first or second try, never a third; once ejected, the dead one is tried no more.
+    for down in ["a.test", "b.test", "c.test"] {
+        let w = worker(&[("ORIGINS", "http://a.test, http://b.test, http://c.test")]);
+        let answer = |h: &str| if h == down { refused() } else { Ok(200) };
+        let p = pool(answer("a.test"), answer("b.test"), answer("c.test"));
+        for n in 0..30 {
+            let r = req("GET", &format!("/api/x{n}"), &[("cookie", &format!("n={n}"))]);
+            let (answer, _) = run(&w, &r, &assets, &denylist, &p);
+            assert!(matches!(answer, Answer::Pass { reply: 200, .. }), "{down} down, request {n}");
+        }
+        let sent = p.sent.borrow();
+        assert!(sent.len() <= 60, "at most two attempts a request: {}", sent.len());
+        let dead = sent.iter().filter(|u| u.contains(down)).count();
+        assert!(dead <= EJECT_AFTER as usize, "{down} was tried {dead} times");
+    }
+    // A 503 is retried for a GET, not for a POST (a body is never replayed).
+    let w = worker(&[("ORIGINS", "http://a.test, http://b.test")]);
+    let p = pool(Ok(503), Ok(503), Ok(503));
+    let (answer, log) = run(&w, &req("GET", "/api/y", &[]), &assets, &denylist, &p);
+    assert!(matches!(answer, Answer::Pass { reply: 503, .. }), "the last answer passes on");
+    assert_eq!(p.sent.borrow().len(), 2);
+    assert!(log.iter().any(|l| l.contains("retrying GET /api/y on")), "{log:?}");
+    let p = pool(Ok(503), Ok(503), Ok(503));
+    let post = req("POST", "/api/y", &[("content-length", "2")]);
+    let (_, _) = run(&w, &post, &assets, &denylist, &p);
+    assert_eq!(p.sent.borrow().len(), 1, "a POST is sent once");
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_pool_with_every_origin_gone_answers_json_and_ejects_after_repeated_failures() {
+    let w = worker(&[("ORIGINS", "http://a.test, http://b.test")]);
+    let (assets, denylist) = (Recording::new(T0), Recording::new(T0));
+    let p = Pool {
+        sent: RefCell::default(),
+        answers: vec![
+            ("a.test", Err(UpstreamError::TimedOut)),
+            ("b.test", Err(UpstreamError::Failed("refused".into()))),
+        ],
+    };
+    let mut logs = Vec::new();
+    for _ in 0..4 {
+        let (answer, log) = run(&w, &req("GET", "/api/z", &[]), &assets, &denylist, &p);
+        let Answer::Respond(r) = answer else { panic!("passed") };
+        assert!(matches!(r.status, 502 | 504), "{}", r.status);
+        assert!(r.headers.get("content-type").is_some_and(|t| t.starts_with("application/json")));
+        logs.extend(log);
+    }
+    assert!(logs.iter().any(|l| l.contains("ejected after 3 failures")), "{logs:?}");
 }

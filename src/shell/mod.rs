@@ -459,6 +459,10 @@ impl Upstream for Fetch<'_> {
     fn headers(&self, reply: &web_sys::Response) -> Headers {
         headers_from_js(&reply.headers())
     }
+
+    fn status(&self, reply: &web_sys::Response) -> u16 {
+        reply.status()
+    }
 }
 
 fn js_error(e: &JsValue) -> String {

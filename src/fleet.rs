@@ -1,0 +1,297 @@
+//! Several origins behind the worker (`ORIGINS`): which one a request goes to, which
+//! are failing, and whether a failed attempt may be tried on another. Pure: time and
+//! randomness come in as arguments; one [`Fleet`] per isolate keeps the counters.
+//!
+//! Selection returns every origin in preference order; the pipeline tries the first
+//! and a retry takes the next, so choosing, health and retrying stay apart:
+//! - **Spread**: a session prefers the origin with the highest weighted rendezvous
+//!   score for its `sid` (cache locality only: any origin can serve any session), and
+//!   an origin already holding more than [`LOAD_FACTOR`] times its share of the
+//!   isolate's requests in flight yields its place (a bounded load, as HAProxy's
+//!   `hash-balance-factor`). An anonymous request takes the less busy of two random
+//!   origins (by weight). Losing an origin moves only its own sessions, each to its
+//!   next-ranked origin: spread over all the others, no buddy inherits them all.
+//! - **Health** (passive outlier detection, as Envoy's): [`EJECT_AFTER`] consecutive
+//!   failures (no response head, a connect error, a 502 or 503) eject an origin for
+//!   [`BASE_EJECTION`] seconds, doubling with each ejection in a row up to
+//!   [`MAX_EJECTION`]; a success resets it. At most half the pool is ejected at once,
+//!   and an ejected origin is only ever tried after every healthy one.
+//! - **Retries** ([`may_retry`]): once, on another origin, when the first attempt
+//!   failed, the method is idempotent (`GET`, `HEAD`, `OPTIONS`) and the request has
+//!   no body (a body is a stream sent once, never replayed), while the retry budget
+//!   lasts: [`RETRY_SHARE`] of the requests of the last [`BUDGET_WINDOW`] seconds,
+//!   plus [`RETRY_FLOOR`], so that retries cannot multiply an outage.
+
+use std::cell::RefCell;
+use std::fmt;
+
+/// Consecutive failures that eject an origin.
+pub const EJECT_AFTER: u32 = 3;
+/// Seconds of the first ejection; each ejection in a row doubles it.
+pub const BASE_EJECTION: u64 = 5;
+/// The longest ejection, in seconds.
+pub const MAX_EJECTION: u64 = 60;
+/// An origin is "full" above this many times its share of the requests in flight.
+pub const LOAD_FACTOR: f64 = 1.25;
+/// Retries allowed as a share of the requests in the budget window.
+pub const RETRY_SHARE: f64 = 0.2;
+/// Retries always allowed per window, however few the requests.
+pub const RETRY_FLOOR: u32 = 3;
+/// Length of the retry budget's window, in seconds.
+pub const BUDGET_WINDOW: u64 = 10;
+
+/// One origin of the pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolOrigin {
+    /// Base URL, `http(s)://host[:port][/base]`, without a trailing `/`.
+    pub url: String,
+    /// Relative share of the traffic, 1 to 100. Defaults to 1.
+    pub weight: u32,
+}
+
+/// What `ORIGINS` may not be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolError(pub String);
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parses `ORIGINS`: comma-separated entries `URL [weight=N]`, at most 32, each URL
+/// checked by `check_url` (which returns it normalized) and named once.
+///
+/// # Errors
+/// An empty list, a bad URL or weight, a repeated URL, or more than 32 origins.
+pub fn parse_origins(
+    spec: &str,
+    check_url: impl Fn(&str) -> Result<String, String>,
+) -> Result<Vec<PoolOrigin>, PoolError> {
+    let bad = |m: String| PoolError(m);
+    let mut out: Vec<PoolOrigin> = Vec::new();
+    for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let mut parts = entry.split_whitespace();
+        let url = check_url(parts.next().unwrap_or_default()).map_err(bad)?;
+        let weight = match parts.next() {
+            None => 1,
+            Some(w) => w
+                .strip_prefix("weight=")
+                .and_then(|n| n.parse::<u32>().ok())
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| {
+                    bad(format!("`{w}` after {url}: expected weight=N with N from 1 to 100"))
+                })?,
+        };
+        if parts.next().is_some() {
+            return Err(bad(format!("entry for {url}: expected `URL [weight=N]`")));
+        }
+        if out.iter().any(|o| o.url == url) {
+            return Err(bad(format!("{url} is listed twice")));
+        }
+        out.push(PoolOrigin { url, weight });
+    }
+    match out.len() {
+        0 => {
+            Err(bad("lists no origin; expected `https://a.internal, https://b.internal weight=2`"
+                .into()))
+        }
+        n if n > 32 => Err(bad(format!("lists {n} origins; at most 32 are supported"))),
+        _ => Ok(out),
+    }
+}
+
+/// How an attempt ended, for the health counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// A response head that is not 502 or 503.
+    Answered,
+    /// No response head in time, a connect error, or a 502/503.
+    Failed,
+}
+
+#[derive(Debug, Clone, Default)]
+struct State {
+    failures: u32,
+    ejections: u32,
+    ejected_until: u64,
+    in_flight: u32,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    origins: Vec<State>,
+    window_start: u64,
+    requests: u32,
+    retries: u32,
+}
+
+/// The origins of one isolate and what it has seen of them.
+#[derive(Debug)]
+pub struct Fleet {
+    origins: Vec<PoolOrigin>,
+    counters: RefCell<Counters>,
+}
+
+impl Fleet {
+    /// A fleet of these origins, all healthy.
+    pub fn new(origins: Vec<PoolOrigin>) -> Fleet {
+        let states = vec![State::default(); origins.len()];
+        Fleet {
+            origins,
+            counters: RefCell::new(Counters { origins: states, ..Counters::default() }),
+        }
+    }
+
+    /// The origins, in `ORIGINS` order.
+    pub fn origins(&self) -> &[PoolOrigin] {
+        &self.origins
+    }
+
+    /// Every origin's index in preference order for a request with this session id
+    /// (`None`: anonymous) at `now`; `random` picks the two choices of an anonymous
+    /// request. Ejected origins come last.
+    pub fn order(&self, sid: Option<&str>, now: u64, random: u64) -> Vec<usize> {
+        let c = self.counters.borrow();
+        let ejected = |i: &usize| c.origins.get(*i).is_some_and(|s| s.ejected_until > now);
+        let (mut healthy, ejected): (Vec<usize>, Vec<usize>) =
+            (0..self.origins.len()).partition(|i| !ejected(i));
+        let key = sid.map_or_else(|| random.to_string(), str::to_owned);
+        by_score_descending(&mut healthy, |i| self.score(&key, i));
+        match sid {
+            Some(_) => self.bound_load(&mut healthy, &c.origins),
+            None => self.two_choices(&mut healthy, &c.origins),
+        }
+        healthy.extend(ejected);
+        healthy
+    }
+
+    /// Weighted rendezvous score of origin `i` for `key`: `-weight / ln(u)`, `u` in
+    /// (0, 1) from a hash of both.
+    fn score(&self, key: &str, i: usize) -> f64 {
+        let Some(o) = self.origins.get(i) else { return 0.0 };
+        let h = mix(fnv1a(key.as_bytes(), fnv1a(o.url.as_bytes(), 0xcbf2_9ce4_8422_2325)));
+        let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        -f64::from(o.weight) / u.ln()
+    }
+
+    /// Moves the first origin behind the next when it holds more than its bounded
+    /// share of the requests in flight.
+    fn bound_load(&self, order: &mut [usize], states: &[State]) {
+        let total: u32 = order.iter().filter_map(|i| states.get(*i)).map(|s| s.in_flight).sum();
+        let weights: u32 =
+            order.iter().filter_map(|i| self.origins.get(*i)).map(|o| o.weight).sum();
+        let full = |i: usize| {
+            let (Some(s), Some(o)) = (states.get(i), self.origins.get(i)) else { return false };
+            let share = f64::from(total + 1) * f64::from(o.weight) / f64::from(weights.max(1));
+            f64::from(s.in_flight + 1) > (LOAD_FACTOR * share).ceil()
+        };
+        if let Some(pos) = order.iter().position(|i| !full(*i)) {
+            order[..=pos].rotate_right(1);
+        }
+    }
+
+    /// Puts the less busy (per weight) of the first two first.
+    fn two_choices(&self, order: &mut [usize], states: &[State]) {
+        let load = |i: usize| {
+            let f = states.get(i).map_or(0, |s| s.in_flight);
+            let w = self.origins.get(i).map_or(1, |o| o.weight);
+            f64::from(f) / f64::from(w)
+        };
+        if let [a, b, ..] = order {
+            if load(*b) < load(*a) {
+                order.swap(0, 1);
+            }
+        }
+    }
+
+    /// Counts a request in flight to origin `i`.
+    pub fn start(&self, i: usize) {
+        if let Some(s) = self.counters.borrow_mut().origins.get_mut(i) {
+            s.in_flight += 1;
+        }
+    }
+
+    /// Records how an attempt on origin `i` ended at `now`; true when this failure
+    /// ejected it.
+    pub fn finish(&self, i: usize, attempt: Attempt, now: u64) -> bool {
+        let mut c = self.counters.borrow_mut();
+        let pool = c.origins.len();
+        let ejected_now = c.origins.iter().filter(|s| s.ejected_until > now).count();
+        let Some(s) = c.origins.get_mut(i) else { return false };
+        s.in_flight = s.in_flight.saturating_sub(1);
+        if attempt == Attempt::Answered {
+            *s = State { in_flight: s.in_flight, ..State::default() };
+            return false;
+        }
+        s.failures += 1;
+        let may_eject = (ejected_now + 1) * 2 <= pool && s.ejected_until <= now;
+        if s.failures < EJECT_AFTER || !may_eject {
+            return false;
+        }
+        s.ejections += 1;
+        let secs = BASE_EJECTION.saturating_mul(1 << (s.ejections - 1).min(8)).min(MAX_EJECTION);
+        s.ejected_until = now + secs;
+        s.failures = 0;
+        true
+    }
+
+    /// Counts a request against the retry budget (call once per request).
+    pub fn count_request(&self, now: u64) {
+        let mut c = self.counters.borrow_mut();
+        if now >= c.window_start + BUDGET_WINDOW {
+            (c.window_start, c.requests, c.retries) = (now, 0, 0);
+        }
+        c.requests += 1;
+    }
+
+    /// Takes one retry from the budget, if any is left.
+    pub fn take_retry(&self) -> bool {
+        let mut c = self.counters.borrow_mut();
+        let allowed = (f64::from(c.requests) * RETRY_SHARE) as u32 + RETRY_FLOOR;
+        let ok = c.retries < allowed;
+        c.retries += u32::from(ok);
+        ok
+    }
+}
+
+/// Whether a request that failed on one origin may be tried on another: only an
+/// idempotent method without a body (see the module docs).
+pub fn may_retry(method: &str, has_body: bool) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS") && !has_body
+}
+
+/// Insertion sort by a score, highest first: a pool has at most 32 origins, and the
+/// library sorts would add kilobytes of code to the worker for that.
+fn by_score_descending(items: &mut [usize], score: impl Fn(usize) -> f64) {
+    let scores: Vec<f64> = items.iter().map(|i| score(*i)).collect();
+    let mut order: Vec<(f64, usize)> = scores.into_iter().zip(items.iter().copied()).collect();
+    for n in 1..order.len() {
+        let mut j = n;
+        while j > 0 && order.get(j - 1).map(|p| p.0) < order.get(j).map(|p| p.0) {
+            order.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    for (slot, (_, i)) in items.iter_mut().zip(order) {
+        *slot = i;
+    }
+}
+
+/// SplitMix64's finalizer: FNV-1a alone mixes the last bytes of similar keys
+/// (`sid-000001`, `sid-000002`) too weakly for an even spread.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
+    for b in bytes {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests;

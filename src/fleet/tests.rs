@@ -1,0 +1,204 @@
+//! Selection, health and retry rules of the fleet, with time and randomness passed in.
+
+use super::*;
+
+fn check(url: &str) -> Result<String, String> {
+    match url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) {
+        Some(host) if !host.is_empty() => Ok(url.trim_end_matches('/').to_owned()),
+        _ => Err(format!("`{url}` is not an http(s) URL")),
+    }
+}
+
+fn fleet(weights: &[u32]) -> Fleet {
+    let origins = weights
+        .iter()
+        .enumerate()
+        .map(|(i, w)| PoolOrigin { url: format!("http://o{i}.test"), weight: *w })
+        .collect();
+    Fleet::new(origins)
+}
+
+fn sid(n: u32) -> String {
+    format!("sid-{n:06}")
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn origins_parse_with_weights_and_errors_say_what_is_wrong() {
+    let got = parse_origins("http://a:1/, https://b weight=3 ,", check).unwrap();
+    assert_eq!(
+        got,
+        [
+            PoolOrigin { url: "http://a:1".into(), weight: 1 },
+            PoolOrigin { url: "https://b".into(), weight: 3 },
+        ]
+    );
+    for (spec, want) in [
+        ("", "lists no origin"),
+        (" , ", "lists no origin"),
+        ("ftp://x", "not an http(s) URL"),
+        ("http://a weight=0", "weight=N with N from 1 to 100"),
+        ("http://a weight=101", "weight=N"),
+        ("http://a heavy", "weight=N"),
+        ("http://a weight=2 extra", "expected `URL [weight=N]`"),
+        ("http://a, http://a/", "listed twice"),
+    ] {
+        let e = parse_origins(spec, check).unwrap_err();
+        assert!(e.to_string().contains(want), "{spec:?}: {e}");
+    }
+    let many = (0..33).map(|i| format!("http://o{i}")).collect::<Vec<_>>().join(",");
+    assert!(parse_origins(&many, check).unwrap_err().to_string().contains("at most 32"));
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn sessions_stick_by_weight_and_losing_an_origin_moves_only_its_share_evenly() {
+    let f = fleet(&[1, 1, 2, 1]);
+    let first = |f: &Fleet, n: u32| f.order(Some(&sid(n)), 0, 7)[0];
+    let mut counts = [0u32; 4];
+    for n in 0..5000 {
+        let o = first(&f, n);
+        counts[o] += 1;
+        assert_eq!(first(&f, n), o, "the same sid, the same origin");
+        assert_eq!(f.order(Some(&sid(n)), 0, 99).len(), 4, "every origin is listed");
+    }
+    // Shares follow the weights (1:1:2:1 of 5000 = 1000, 1000, 2000, 1000).
+    for (i, want) in [(0, 1000), (1, 1000), (2, 2000), (3, 1000)] {
+        assert!(counts[i].abs_diff(want) < 150, "origin {i}: {counts:?}");
+    }
+    // Origin 2 is ejected: its sessions spread over all the others, the rest stay.
+    for _ in 0..EJECT_AFTER {
+        f.start(2);
+        f.finish(2, Attempt::Failed, 100);
+    }
+    let mut moved = [0u32; 4];
+    for n in 0..5000 {
+        let before = fleet(&[1, 1, 2, 1]).order(Some(&sid(n)), 0, 7)[0];
+        let after = f.order(Some(&sid(n)), 101, 7);
+        assert_eq!(*after.last().unwrap(), 2, "the ejected origin comes last");
+        if before != 2 {
+            assert_eq!(after[0], before, "sid {n} had no reason to move");
+        } else {
+            moved[after[0]] += 1;
+        }
+    }
+    assert_eq!(moved[2], 0);
+    for i in [0, 1, 3] {
+        assert!(moved[i] > 400 && moved[i] < 1000, "no buddy takes it all: {moved:?}");
+    }
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_busy_origin_yields_sessions_and_anonymous_requests_take_the_less_busy_of_two() {
+    let f = fleet(&[1, 1, 1]);
+    let home = f.order(Some("s"), 0, 0)[0];
+    for _ in 0..4 {
+        f.start(home);
+    }
+    assert_ne!(f.order(Some("s"), 0, 0)[0], home, "over its bounded share, it yields");
+    for _ in 0..4 {
+        f.finish(home, Attempt::Answered, 0);
+    }
+    assert_eq!(f.order(Some("s"), 0, 0)[0], home, "back once the load is gone");
+    // Anonymous: of the two random picks, the one with fewer requests in flight.
+    let f = fleet(&[1, 1]);
+    f.start(0);
+    for r in 0..50 {
+        assert_eq!(f.order(None, 0, r)[0], 1, "random {r}");
+    }
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn failures_eject_with_a_growing_backoff_and_never_more_than_half_the_pool() {
+    let f = fleet(&[1, 1, 1, 1]);
+    let fail = |i: usize, now: u64| {
+        f.start(i);
+        f.finish(i, Attempt::Failed, now)
+    };
+    assert!(!fail(0, 10) && !fail(0, 10), "two failures are not enough");
+    assert!(fail(0, 10), "the third ejects");
+    assert_eq!(f.order(None, 12, 1).last(), Some(&0));
+    assert_eq!(f.order(None, 10 + BASE_EJECTION, 1).len(), 4);
+    assert!(
+        f.order(None, 10 + BASE_EJECTION, 1)[..4].contains(&0),
+        "back after the first ejection"
+    );
+    // Failing again right away: ejected for twice as long.
+    assert!(!fail(0, 20) && !fail(0, 20) && fail(0, 20));
+    assert_eq!(*f.order(None, 20 + 2 * BASE_EJECTION - 1, 3).last().unwrap(), 0);
+    // A success resets the backoff.
+    f.start(0);
+    f.finish(0, Attempt::Answered, 40);
+    assert!(!fail(0, 41) && !fail(0, 41) && fail(0, 41));
+    assert_eq!(*f.order(None, 41 + BASE_EJECTION - 1, 3).last().unwrap(), 0);
+    // With 0 out, 1 may go too (half of four), a third may not.
+    assert!(!fail(1, 42) && !fail(1, 42) && fail(1, 42));
+    assert!(!fail(2, 42) && !fail(2, 42) && !fail(2, 42), "at most half ejected");
+    let order = f.order(Some("x"), 43, 1);
+    assert!(order[..2].iter().all(|i| *i == 2 || *i == 3), "healthy first: {order:?}");
+    let ejected_at = |i: u64| f.order(None, i, 1);
+    assert_eq!(ejected_at(10_000).len(), 4);
+    // A pool of one never ejects its only origin.
+    let one = fleet(&[1]);
+    for _ in 0..10 {
+        one.start(0);
+        assert!(!one.finish(0, Attempt::Failed, 5));
+    }
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn retries_only_for_idempotent_bodiless_requests_within_the_budget() {
+    assert!(may_retry("GET", false) && may_retry("HEAD", false) && may_retry("OPTIONS", false));
+    for (method, body) in [("POST", false), ("PUT", false), ("DELETE", false), ("GET", true)] {
+        assert!(!may_retry(method, body), "{method} body={body}");
+    }
+    let f = fleet(&[1, 1]);
+    for _ in 0..100 {
+        f.count_request(0);
+    }
+    let granted = (0..100).filter(|_| f.take_retry()).count();
+    assert_eq!(granted, 20 + RETRY_FLOOR as usize, "a fifth of the requests, plus the floor");
+    f.count_request(BUDGET_WINDOW);
+    assert!(f.take_retry(), "a new window, a new budget");
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the weights, the failures and the time: every origin is listed
+        /// once, and an ejected one never comes before a healthy one.
+        #[test]
+        fn ejected_origins_come_after_every_healthy_one(
+            weights in proptest::collection::vec(1u32..=100, 1..8),
+            mut failures in proptest::collection::vec((0usize..8, 0u64..200), 0..60),
+            later in 0u64..100,
+            sid in proptest::option::of("[a-z0-9]{1,22}"),
+            random in any::<u64>(),
+        ) {
+            let f = fleet(&weights);
+            // An isolate's clock runs forwards.
+            failures.sort_by_key(|(_, at)| *at);
+            let now = failures.last().map_or(0, |(_, at)| *at) + later;
+            for (i, at) in failures {
+                let i = i % weights.len();
+                f.start(i);
+                f.finish(i, Attempt::Failed, at);
+            }
+            let order = f.order(sid.as_deref(), now, random);
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            prop_assert_eq!(sorted, (0..weights.len()).collect::<Vec<_>>());
+            let c = f.counters.borrow();
+            let out = |i: &usize| c.origins[*i].ejected_until > now;
+            let first_out = order.iter().position(out).unwrap_or(order.len());
+            prop_assert!(order[first_out..].iter().all(out), "{:?}", order);
+            prop_assert!(c.origins.iter().filter(|s| s.ejected_until > now).count() * 2 <= weights.len());
+        }
+    }
+}
