@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-60}
 all=(open_seal cookie_header cookie_attributes verify_jwt manifest asset_path
-  origin_instructions header_lines config bundler_record)
+  origin_instructions header_lines config bundler_record pool)
 targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do

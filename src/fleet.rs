@@ -205,6 +205,11 @@ impl Fleet {
         }
     }
 
+    /// Whether origin `i` is ejected at `now`.
+    pub fn is_ejected(&self, i: usize, now: u64) -> bool {
+        self.counters.borrow().origins.get(i).is_some_and(|s| s.ejected_until > now)
+    }
+
     /// Counts a request in flight to origin `i`.
     pub fn start(&self, i: usize) {
         if let Some(s) = self.counters.borrow_mut().origins.get_mut(i) {

@@ -235,6 +235,14 @@ fn write_seed_corpus() {
         write("bundler_record", name, data.as_bytes());
     }
 
+    for (name, data) in [
+        ("three-failing", &b"http://a, http://b weight=2, http://c\n\x02\x02\x02\x06\x06\x06\x0a\x0a\x0a\x03\xff\x01"[..]),
+        ("one", b"http://a\n\x02\x02\x02\x02\x00\x01"),
+        ("bad-spec", b"ftp://x, http://y\n\x00"),
+    ] {
+        write("pool", name, data);
+    }
+
     for (name, path) in [
         ("root", "/"),
         ("hashed", "/assets/app.0123456789abcdef.js"),

@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 use edge_session::assets::{self, AssetConfig, BundlerRecord, Immutability, Route};
 use edge_session::config::Config;
 use edge_session::cookie::{self, CookieOptions, SameSite, SessionCookies};
+use edge_session::fleet::{self, Attempt, Fleet};
 use edge_session::gateway::{Entropy, EntropyError, Finish, Gateway, Step};
 use edge_session::http::{Headers, RequestHead};
 use edge_session::jwt::{self, Alg, JwtKey, Validation};
@@ -26,7 +27,7 @@ use edge_session::session::{self, SessionPolicy};
 use edge_session::store::{block_on_ready, MemoryStore};
 
 /// The harness names, one per fuzz target and corpus directory.
-pub const TARGETS: [&str; 10] = [
+pub const TARGETS: [&str; 11] = [
     "open_seal",
     "cookie_header",
     "cookie_attributes",
@@ -37,6 +38,7 @@ pub const TARGETS: [&str; 10] = [
     "header_lines",
     "config",
     "bundler_record",
+    "pool",
 ];
 
 /// Runs the harness `name` on `data`. `false` for an unknown name.
@@ -52,6 +54,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "header_lines" => header_lines(data),
         "config" => config(data),
         "bundler_record" => bundler_record(data),
+        "pool" => pool(data),
         _ => return false,
     }
     true
@@ -511,5 +514,43 @@ fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
             }
         }
         _ => {}
+    }
+}
+
+/// The origin pool: `ORIGINS` from the first line (parsing never panics), then each
+/// following byte drives the pool's state (start a request, an answer, a failure,
+/// time passing). Throughout: `order` lists every origin once, ejected origins never
+/// before a healthy one, and never more than half the pool is ejected.
+pub fn pool(data: &[u8]) {
+    let text = text(data);
+    let (spec, ops) = text.split_once('\n').unwrap_or((&text, ""));
+    let check = |u: &str| match u.starts_with("http://") || u.starts_with("https://") {
+        true => Ok(u.trim_end_matches('/').to_owned()),
+        false => Err(format!("`{u}` is not an http(s) URL")),
+    };
+    let Ok(origins) = fleet::parse_origins(spec, check) else { return };
+    let n = origins.len();
+    let f = Fleet::new(origins);
+    let mut now = NOW;
+    for (k, b) in ops.bytes().enumerate() {
+        let i = usize::from(b >> 2) % n;
+        match b & 3 {
+            0 => f.start(i),
+            1 => {
+                f.finish(i, Attempt::Answered, now);
+            }
+            2 => {
+                f.finish(i, Attempt::Failed, now);
+            }
+            _ => now += u64::from(b >> 2),
+        }
+        let order = f.order((k % 2 == 0).then_some("sid"), now, b.into());
+        let mut seen = order.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..n).collect::<Vec<_>>(), "every origin once: {order:?}");
+        let ejected = (0..n).filter(|i| f.is_ejected(*i, now)).count();
+        assert!(ejected * 2 <= n, "{ejected} of {n} ejected");
+        let first_out = order.iter().position(|i| f.is_ejected(*i, now)).unwrap_or(n);
+        assert!(order.iter().skip(first_out).all(|i| f.is_ejected(*i, now)), "{order:?}");
     }
 }
