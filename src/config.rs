@@ -56,6 +56,12 @@ pub struct Config {
     /// `ORIGIN_TIMEOUT`: seconds to wait for the origin's response head (the body may
     /// take longer: streams are never cut). 1 to 300; defaults to 30.
     pub origin_timeout: u64,
+    /// `ORIGIN_SLOW_START`: seconds over which an undrained origin's share ramps up to
+    /// its weight. 0 to 3600; defaults to 30.
+    pub origin_slow_start: u64,
+    /// `POOL_CACHE_TTL`: seconds an isolate keeps the pool state (drained origins)
+    /// read from KV. 0 to 10; defaults to 10.
+    pub pool_cache_ttl: u64,
     /// `SESSION_KEYS` (secret): the key ring; the first key seals.
     pub keys: KeyRing,
     /// `ORIGIN_SECRET` (secret): HMAC key of the `Edge-Session` assertion.
@@ -523,6 +529,18 @@ impl Config {
             let why = format!("must be between 1 and 300 seconds, got {origin_timeout}");
             return Err(err("ORIGIN_TIMEOUT", why));
         }
+        let origin_slow_start = r.seconds("ORIGIN_SLOW_START", 30)?;
+        if origin_slow_start > 3600 {
+            let why = format!("must be 0 to 3600 seconds, got {origin_slow_start}");
+            return Err(err("ORIGIN_SLOW_START", why));
+        }
+        let pool_cache_ttl = r.seconds("POOL_CACHE_TTL", 10)?;
+        if pool_cache_ttl > 10 {
+            let why = format!(
+                "must be 0 to 10 seconds (a drain must take effect soon), got {pool_cache_ttl}"
+            );
+            return Err(err("POOL_CACHE_TTL", why));
+        }
         let (keys, origin_key) = secrets(&r)?;
         let cookie = cookie_options(&r)?;
         let policy = session_policy(&r)?;
@@ -532,6 +550,8 @@ impl Config {
             origin_url,
             origins,
             origin_timeout,
+            origin_slow_start,
+            pool_cache_ttl,
             keys,
             origin_key,
             cookie,
@@ -651,6 +671,8 @@ pub(crate) mod tests {
             ("TOKEN_DATA", "some", "TOKEN_DATA"),
             ("ORIGIN_TIMEOUT", "0", "ORIGIN_TIMEOUT"),
             ("ORIGINS", "ftp://a", "ORIGINS"),
+            ("ORIGIN_SLOW_START", "3601", "ORIGIN_SLOW_START"),
+            ("POOL_CACHE_TTL", "11", "POOL_CACHE_TTL"),
             ("ORIGINS", "http://a weight=0", "ORIGINS"),
             ("ORIGINS", " , ", "ORIGINS"),
             ("ORIGIN_TIMEOUT", "301", "ORIGIN_TIMEOUT"),

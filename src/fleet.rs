@@ -16,6 +16,10 @@
 //!   [`BASE_EJECTION`] seconds, doubling with each ejection in a row up to
 //!   [`MAX_EJECTION`]; a success resets it. At most half the pool is ejected at once,
 //!   and an ejected origin is only ever tried after every healthy one.
+//! - **Draining** ([`PoolState`], read from KV): a drained origin gets no new
+//!   request while any other can take it (it comes after the ejected ones); an
+//!   undrained one starts at a tenth of its weight and reaches all of it over
+//!   `ORIGIN_SLOW_START` seconds.
 //! - **Retries** ([`may_retry`]): once, on another origin, when the first attempt
 //!   failed, the method is idempotent (`GET`, `HEAD`, `OPTIONS`) and the request has
 //!   no body (a body is a stream sent once, never replayed), while the retry budget
@@ -24,6 +28,9 @@
 
 use std::cell::RefCell;
 use std::fmt;
+
+mod state;
+pub use state::{PoolState, POOL_KEY};
 
 /// Consecutive failures that eject an origin.
 pub const EJECT_AFTER: u32 = 3;
@@ -116,6 +123,10 @@ struct State {
     ejections: u32,
     ejected_until: u64,
     in_flight: u32,
+    /// Drained through the pool state (`edge-session origins drain`).
+    drained: bool,
+    /// When it was last undrained, for the slow start.
+    undrained_at: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -130,17 +141,44 @@ struct Counters {
 #[derive(Debug)]
 pub struct Fleet {
     origins: Vec<PoolOrigin>,
+    /// Seconds over which an undrained origin's weight ramps up (`ORIGIN_SLOW_START`).
+    slow_start: u64,
     counters: RefCell<Counters>,
 }
 
 impl Fleet {
-    /// A fleet of these origins, all healthy.
-    pub fn new(origins: Vec<PoolOrigin>) -> Fleet {
+    /// A fleet of these origins, all healthy and none drained; an undrained origin
+    /// takes `slow_start` seconds to reach its full weight.
+    pub fn new(origins: Vec<PoolOrigin>, slow_start: u64) -> Fleet {
         let states = vec![State::default(); origins.len()];
         Fleet {
             origins,
+            slow_start,
             counters: RefCell::new(Counters { origins: states, ..Counters::default() }),
         }
+    }
+
+    /// Applies the pool state read from KV: which origins are drained, and since when
+    /// the others were undrained.
+    pub fn apply(&self, state: &PoolState) {
+        let mut c = self.counters.borrow_mut();
+        for (o, s) in self.origins.iter().zip(c.origins.iter_mut()) {
+            s.drained = state.drained.contains_key(&o.url);
+            s.undrained_at = state.undrained.get(&o.url).copied();
+        }
+    }
+
+    /// Origin `i`'s weight at `now`: during its slow start, a share of it growing
+    /// from a tenth to all of it.
+    fn weight(&self, i: usize, states: &[State], now: u64) -> f64 {
+        let w = self.origins.get(i).map_or(1, |o| o.weight);
+        let ramp = match states.get(i).and_then(|s| s.undrained_at) {
+            Some(at) if self.slow_start > 0 => {
+                (now.saturating_sub(at) as f64 / self.slow_start as f64).clamp(0.1, 1.0)
+            }
+            _ => 1.0,
+        };
+        f64::from(w) * ramp
     }
 
     /// The origins, in `ORIGINS` order.
@@ -153,37 +191,42 @@ impl Fleet {
     /// request. Ejected origins come last.
     pub fn order(&self, sid: Option<&str>, now: u64, random: u64) -> Vec<usize> {
         let c = self.counters.borrow();
-        let ejected = |i: &usize| c.origins.get(*i).is_some_and(|s| s.ejected_until > now);
-        let (mut healthy, ejected): (Vec<usize>, Vec<usize>) =
-            (0..self.origins.len()).partition(|i| !ejected(i));
+        let rank = |i: &usize| match c.origins.get(*i) {
+            Some(s) if s.drained => 2,
+            Some(s) if s.ejected_until > now => 1,
+            _ => 0,
+        };
+        let all: Vec<usize> = (0..self.origins.len()).collect();
+        let (mut healthy, rest): (Vec<usize>, Vec<usize>) = all.iter().partition(|i| rank(i) == 0);
+        let (ejected, drained): (Vec<usize>, Vec<usize>) = rest.iter().partition(|i| rank(i) == 1);
         let key = sid.map_or_else(|| random.to_string(), str::to_owned);
-        by_score_descending(&mut healthy, |i| self.score(&key, i));
+        by_score_descending(&mut healthy, |i| self.score(&key, i, &c.origins, now));
         match sid {
-            Some(_) => self.bound_load(&mut healthy, &c.origins),
-            None => self.two_choices(&mut healthy, &c.origins),
+            Some(_) => self.bound_load(&mut healthy, &c.origins, now),
+            None => self.two_choices(&mut healthy, &c.origins, now),
         }
         healthy.extend(ejected);
+        healthy.extend(drained);
         healthy
     }
 
     /// Weighted rendezvous score of origin `i` for `key`: `-weight / ln(u)`, `u` in
     /// (0, 1) from a hash of both.
-    fn score(&self, key: &str, i: usize) -> f64 {
+    fn score(&self, key: &str, i: usize, states: &[State], now: u64) -> f64 {
         let Some(o) = self.origins.get(i) else { return 0.0 };
         let h = mix(fnv1a(key.as_bytes(), fnv1a(o.url.as_bytes(), 0xcbf2_9ce4_8422_2325)));
         let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-        -f64::from(o.weight) / u.ln()
+        -self.weight(i, states, now) / u.ln()
     }
 
     /// Moves the first origin behind the next when it holds more than its bounded
     /// share of the requests in flight.
-    fn bound_load(&self, order: &mut [usize], states: &[State]) {
+    fn bound_load(&self, order: &mut [usize], states: &[State], now: u64) {
         let total: u32 = order.iter().filter_map(|i| states.get(*i)).map(|s| s.in_flight).sum();
-        let weights: u32 =
-            order.iter().filter_map(|i| self.origins.get(*i)).map(|o| o.weight).sum();
+        let weights: f64 = order.iter().map(|i| self.weight(*i, states, now)).sum();
         let full = |i: usize| {
-            let (Some(s), Some(o)) = (states.get(i), self.origins.get(i)) else { return false };
-            let share = f64::from(total + 1) * f64::from(o.weight) / f64::from(weights.max(1));
+            let Some(s) = states.get(i) else { return false };
+            let share = f64::from(total + 1) * self.weight(i, states, now) / weights.max(1.0);
             f64::from(s.in_flight + 1) > (LOAD_FACTOR * share).ceil()
         };
         if let Some(pos) = order.iter().position(|i| !full(*i)) {
@@ -192,11 +235,10 @@ impl Fleet {
     }
 
     /// Puts the less busy (per weight) of the first two first.
-    fn two_choices(&self, order: &mut [usize], states: &[State]) {
+    fn two_choices(&self, order: &mut [usize], states: &[State], now: u64) {
         let load = |i: usize| {
             let f = states.get(i).map_or(0, |s| s.in_flight);
-            let w = self.origins.get(i).map_or(1, |o| o.weight);
-            f64::from(f) / f64::from(w)
+            f64::from(f) / self.weight(i, states, now)
         };
         if let [a, b, ..] = order {
             if load(*b) < load(*a) {
@@ -208,6 +250,11 @@ impl Fleet {
     /// Whether origin `i` is ejected at `now`.
     pub fn is_ejected(&self, i: usize, now: u64) -> bool {
         self.counters.borrow().origins.get(i).is_some_and(|s| s.ejected_until > now)
+    }
+
+    /// Whether origin `i` is drained.
+    pub fn is_drained(&self, i: usize) -> bool {
+        self.counters.borrow().origins.get(i).is_some_and(|s| s.drained)
     }
 
     /// Counts a request in flight to origin `i`.

@@ -114,6 +114,8 @@ pub struct Denylist<F, S> {
 pub struct Worker {
     gateway: Gateway,
     fleet: Fleet,
+    /// When the pool state was last read from KV.
+    pool_read_at: std::cell::Cell<Option<u64>>,
     assets: AssetConfig,
     cache: AssetCache,
     bindings: Bindings,
@@ -131,8 +133,9 @@ impl Worker {
         let denylist = lookup.get("DENYLIST_BINDING").unwrap_or_else(|| "DENYLIST".into());
         let bindings = Bindings { assets: "ASSETS", denylist, revocation_do: "REVOCATION_DO" };
         let cache = AssetCache::new(assets.cache_ttl);
-        let fleet = Fleet::new(config.origins.clone());
-        Ok(Worker { gateway: Gateway::new(config), fleet, assets, cache, bindings })
+        let fleet = Fleet::new(config.origins.clone(), config.origin_slow_start);
+        let pool_read_at = std::cell::Cell::new(None);
+        Ok(Worker { gateway: Gateway::new(config), fleet, pool_read_at, assets, cache, bindings })
     }
 
     /// The binding names.
@@ -187,6 +190,9 @@ impl Worker {
         let timeout = config.origin_timeout;
         // A deploy with its own backend gets that one, as the deploy says; else the pool.
         let pinned = deploy_origin.is_some();
+        if !pinned {
+            self.refresh_pool(asset_store, now, log).await;
+        }
         let result =
             self.send_upstream(req, &mut forward, pinned, upstream, entropy, now, log).await;
         let reply = match result {
@@ -205,6 +211,26 @@ impl Worker {
 }
 
 impl Worker {
+    /// Reads the pool state (drained origins) from KV when this isolate's copy is
+    /// older than `POOL_CACHE_TTL`; a pool of one has none to read. A state that
+    /// cannot be read or parsed leaves the previous one in force, logged.
+    async fn refresh_pool<A: KvStore>(&self, store: &A, now: u64, log: &mut Log) {
+        let ttl = self.gateway.config().pool_cache_ttl;
+        let fresh = self.pool_read_at.get().is_some_and(|at| ttl > 0 && now < at + ttl);
+        if self.fleet.origins().len() < 2 || fresh {
+            return;
+        }
+        self.pool_read_at.set(Some(now));
+        match store.get(fleet::POOL_KEY).await {
+            Ok(None) => self.fleet.apply(&fleet::PoolState::default()),
+            Ok(Some(bytes)) => match fleet::PoolState::parse(&bytes) {
+                Ok(state) => self.fleet.apply(&state),
+                Err(e) => log.push(format!("pool: {e}; keeping the previous pool state")),
+            },
+            Err(e) => log.push(format!("pool: {e}; keeping the previous pool state")),
+        }
+    }
+
     /// Sends the request to the pool's preferred origin (or, `pinned`, to the URL the
     /// forward already names) and, when that attempt fails and [`fleet::may_retry`]
     /// allows it within the retry budget, once more to the next; records each

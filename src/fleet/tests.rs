@@ -15,7 +15,7 @@ fn fleet(weights: &[u32]) -> Fleet {
         .enumerate()
         .map(|(i, w)| PoolOrigin { url: format!("http://o{i}.test"), weight: *w })
         .collect();
-    Fleet::new(origins)
+    Fleet::new(origins, 30)
 }
 
 fn sid(n: u32) -> String {
@@ -163,6 +163,36 @@ fn retries_only_for_idempotent_bodiless_requests_within_the_budget() {
     assert_eq!(granted, 20 + RETRY_FLOOR as usize, "a fifth of the requests, plus the floor");
     f.count_request(BUDGET_WINDOW);
     assert!(f.take_retry(), "a new window, a new budget");
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_drained_origin_gets_no_request_and_an_undrained_one_ramps_up() {
+    let f = fleet(&[1, 1, 1]);
+    let mut state = PoolState::default();
+    state.drain("http://o1.test", 100);
+    f.apply(&state);
+    for n in 0..300 {
+        let order = f.order(Some(&sid(n)), 101, n.into());
+        assert_eq!(order.last(), Some(&1), "drained comes last");
+        assert!(order[..2].iter().all(|i| *i != 1));
+    }
+    // Drained after the ejected ones, too.
+    for _ in 0..EJECT_AFTER {
+        f.start(0);
+        f.finish(0, Attempt::Failed, 101);
+    }
+    assert_eq!(f.order(None, 102, 5), [2, 0, 1]);
+    // Undrained at 200 with a 30 s slow start: a few sessions at first, its share later.
+    state.undrain("http://o1.test", 200);
+    f.apply(&state);
+    let share = |now| (0..3000).filter(|n| f.order(Some(&sid(*n)), now, 0)[0] == 1).count();
+    let (early, later) = (share(201), share(260));
+    assert!(early < 300, "a tenth of its weight at first: {early} of 3000");
+    assert!(later > 800, "all of it after the slow start: {later} of 3000");
+    let round = PoolState::parse(&state.to_json()).unwrap();
+    assert_eq!(round, state);
+    assert!(PoolState::parse(b"{\"drained\": 1}").unwrap_err().contains("`pool` is malformed"));
 }
 
 #[cfg(not(target_arch = "wasm32"))]

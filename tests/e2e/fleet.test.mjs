@@ -6,6 +6,9 @@
 //   another origin, and the dead one is ejected after three failures);
 // - an origin frozen (SIGSTOP) under load: no failed request and none slower than
 //   ORIGIN_TIMEOUT plus a margin;
+// - a rolling deploy: each origin in turn drained (`edge-session origins drain`),
+//   restarted and undrained under load: no failed request, and the drained origin
+//   answers nothing new once POOL_CACHE_TTL has passed;
 // - every origin gone: JSON 502/504 within ORIGIN_TIMEOUT plus a margin, never 500,
 //   while static assets are still served from KV; the session stays valid throughout.
 import { test, before, after } from 'node:test';
@@ -15,7 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startStack, freePort, generateSecrets, paths, ROOT } from './harness.mjs';
-import { buildVariant, publish } from './assets-site.mjs';
+import { buildVariant, cli, kvArgs, publish } from './assets-site.mjs';
 
 const TIMEOUT_S = 2;
 const MARGIN_MS = 3000;
@@ -60,7 +63,8 @@ before(async () => {
     origins.push({ port, proc: await startOrigin(port, secrets.ORIGIN_SECRET) });
   }
   const list = origins.map((o) => `http://127.0.0.1:${o.port}`).join(', ');
-  stack = await startStack({ origin: false, secrets, vars: { ORIGINS: list, ORIGIN_TIMEOUT: String(TIMEOUT_S) } });
+  const vars = { ORIGINS: list, ORIGIN_TIMEOUT: String(TIMEOUT_S), POOL_CACHE_TTL: '1', ORIGIN_SLOW_START: '1' };
+  stack = await startStack({ origin: false, secrets, vars });
   const login = await fetch(`${stack.url}/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -83,7 +87,7 @@ async function hit(pathname, cookie = session) {
   const text = await r.text();
   let json;
   try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: r.status, origin: r.headers.get('x-origin'), ms: Date.now() - started, json, text };
+  return { status: r.status, origin: r.headers.get('x-origin'), at: started, ms: Date.now() - started, json, text };
 }
 
 /** Runs `workers` loops of GET /api/me for `ms` while `during()` runs; every result. */
@@ -140,6 +144,35 @@ test('an origin frozen under load: no failed request, none slower than ORIGIN_TI
   } finally {
     signal(victim, 'SIGCONT');
   }
+});
+
+test('a rolling deploy: drain, restart and undrain each origin under load, no failed request', async () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const urlOf = (o) => `http://127.0.0.1:${o.port}`;
+  const marks = [];
+  const results = await load(3 * 9000, async () => {
+    for (const o of origins) {
+      await cli(['origins', 'drain', urlOf(o), ...kvArgs(stack)]);
+      await sleep(2000); // POOL_CACHE_TTL (1 s) and then some
+      marks.push({ port: o.port, from: Date.now() });
+      await sleep(1500);
+      signal(o, 'SIGKILL');
+      o.proc = await startOrigin(o.port, stack.secrets.ORIGIN_SECRET);
+      marks.at(-1).to = Date.now();
+      await cli(['origins', 'undrain', urlOf(o), ...kvArgs(stack)]);
+      await sleep(1500);
+    }
+  });
+  assert.deepEqual(failures(results).map((r) => `${r.status} ${r.text.slice(0, 80)}`), []);
+  for (const m of marks) {
+    // A request that started after the drain took effect, while the origin was down.
+    const stray = results.filter((r) => r.at >= m.from && r.at <= m.to && r.origin?.endsWith(`:${m.port}`));
+    assert.deepEqual(stray.map((r) => r.origin), [], `origin ${m.port} answered while drained`);
+  }
+  const spread = new Set();
+  for (let i = 0; i < 60; i++) spread.add((await hit('/api/public', '')).origin);
+  assert.equal(spread.size, 3, `every origin takes requests again: ${[...spread]}`);
+  assert.match(await cli(['origins', 'list', ...kvArgs(stack)]), /undrained/);
 });
 
 test('every origin gone: JSON 502/504 within the timeout, assets still served, the session intact', async () => {

@@ -530,7 +530,7 @@ pub fn pool(data: &[u8]) {
     };
     let Ok(origins) = fleet::parse_origins(spec, check) else { return };
     let n = origins.len();
-    let f = Fleet::new(origins);
+    let f = Fleet::new(origins, 30);
     let mut now = NOW;
     for (k, b) in ops.bytes().enumerate() {
         let i = usize::from(b >> 2) % n;

@@ -36,6 +36,9 @@ enum Command {
     Denylist(crate::revoke::DenylistCmd),
     /// Publish, list, promote and garbage-collect static asset deploys.
     Assets(crate::assets::AssetsCmd),
+    /// Drain and undrain origins of the pool (ORIGINS) at run time.
+    #[command(subcommand)]
+    Origins(crate::origins::OriginsCmd),
 }
 
 #[derive(Args, Debug)]
@@ -98,6 +101,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Revoke(a) => crate::revoke::revoke(a, now()?),
         Command::Denylist(c) => crate::revoke::denylist(c, now()?),
         Command::Assets(c) => crate::assets::run(c),
+        Command::Origins(c) => crate::origins::run(c, now()?),
     }
 }
 

@@ -11,6 +11,8 @@ mod assets;
 #[cfg(not(target_arch = "wasm32"))]
 mod keys;
 #[cfg(not(target_arch = "wasm32"))]
+mod origins;
+#[cfg(not(target_arch = "wasm32"))]
 mod revoke;
 #[cfg(not(target_arch = "wasm32"))]
 mod wrangler_kv;
