@@ -12,8 +12,10 @@
 //!    the denylist (the strongly consistent store on `STRONG_REVOCATION_PATHS`).
 //! 3. **Forward**: the upstream head, pinned to the client's deploy (its
 //!    `X-Deploy-Id`, and its own origin when the deploy names one), sent through
-//!    [`Upstream`], which waits at most `ORIGIN_TIMEOUT` for the response head: past
-//!    it a 504 JSON answer naming the setting, and a 502 when it cannot be reached.
+//!    [`Upstream`] to the pool's preferred origin ([`crate::fleet`]: order, health,
+//!    one retry for what may be retried), waiting at most `ORIGIN_TIMEOUT` for the
+//!    response head: past it a 504 JSON answer naming the setting, and a 502 when no
+//!    origin can be reached.
 //! 4. **Finish** ([`Gateway::finish`]): the origin's session instructions, rolling
 //!    refresh, cookies and cache headers on the origin's response head.
 
@@ -250,6 +252,9 @@ impl Worker {
         let timeout = self.gateway.config().origin_timeout;
         let targets: Vec<Option<usize>> = if pinned {
             vec![None]
+        } else if self.fleet.origins().len() == 1 {
+            // ORIGIN_URL alone: nothing to choose, no one to retry on.
+            vec![Some(0)]
         } else {
             self.fleet.count_request(now);
             let mut random = [0u8; 8];
