@@ -84,6 +84,8 @@ if [ "$only_e2e" = 0 ]; then
   step "clippy (wasm32 lib)" cargo clippy --workspace --lib --target wasm32-unknown-unknown -- -D warnings
   step "clippy (wasm32 lib, make bench's executor variant)" cargo clippy --lib \
     --target wasm32-unknown-unknown --features bench-wbg-executor -- -D warnings
+  # make bench's native side is its own crate: a changed API must not break it unseen.
+  step "benches/ops compiles" cargo check --quiet --manifest-path benches/ops/Cargo.toml
   step "unit + integration tests (native)" cargo test --workspace
   step "unit tests (wasm32, Node)" wasm_tests
 fi

@@ -158,6 +158,9 @@ impl Fixture {
             gen: 0,
             data: claims.data.clone(),
             jti: None,
+            data_omitted: false,
+            session_exp: None,
+            idle_exp: None,
         };
         let token = jwt::mint(&token_claims, &jwt_key, None).map_err(|e| e.to_string())?;
         // Large sessions make long tokens: allow them (the default cap is for requests).
