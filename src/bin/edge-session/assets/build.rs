@@ -15,7 +15,8 @@
 //! segment is replaced, so the reference keeps its form.
 //!
 //! Never renamed: HTML, `favicon.ico`, service workers (`sw.js`,
-//! `service-worker.js`), `.well-known/`, names that are already content-hashed,
+//! `service-worker.js`), `.well-known/`, names that are already content-hashed (by the
+//! bundler's record in the source, as `assets publish` reads it, else by the name),
 //! and paths given with `--keep`. Chosen over esbuild (`--entry-names=[name].[hash]`)
 //! because the demo site has no bundling step to preserve, esbuild does not
 //! rewrite HTML, and this needs no Node tooling to build.
@@ -24,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use edge_session::assets::is_content_hashed;
+use edge_session::assets::Immutability;
 use edge_session::manifest::AssetHash;
 
 /// Name of the marker file that tells an output directory is ours to replace.
@@ -199,6 +200,7 @@ fn hashed_name(path: &str, hash: &AssetHash) -> String {
 fn transform(
     files: &BTreeMap<String, Vec<u8>>,
     keep: &[String],
+    hashed: &Immutability,
 ) -> (BTreeMap<String, Vec<u8>>, BuildReport) {
     let renamable: BTreeSet<String> = files
         .keys()
@@ -207,7 +209,7 @@ fn transform(
             HASHED_EXT.contains(&ext(p).as_str())
                 && !NEVER.contains(&name)
                 && !p.starts_with(".well-known/")
-                && !is_content_hashed(p)
+                && hashed.rule_for(p).is_none()
                 && !keep.iter().any(|k| k.trim_start_matches('/') == p.as_str() || k == name)
         })
         .cloned()
@@ -313,7 +315,11 @@ pub fn build(src: &Path, out: &Path, keep: &[String]) -> anyhow::Result<BuildRep
             std::fs::read(&abs).with_context(|| format!("cannot read {}", abs.display()))?;
         files.insert(rel, bytes);
     }
-    let (tree, report) = transform(&files, keep);
+    // A bundler's record in the source (`.vite/manifest.json`, …) says which names
+    // are hashed already, as for `assets publish`; the name rule is the last resort.
+    let records = super::records::load(src, &[])?;
+    let hashed = Immutability::new(&[], &records.into_iter().map(|(_, r)| r).collect::<Vec<_>>());
+    let (tree, report) = transform(&files, keep, &hashed);
     for (rel, bytes) in &tree {
         let dest = out.join(rel);
         if let Some(parent) = dest.parent() {
@@ -330,6 +336,7 @@ pub fn build(src: &Path, out: &Path, keep: &[String]) -> anyhow::Result<BuildRep
 #[cfg(test)]
 mod tests {
     use super::*;
+    use edge_session::assets::is_content_hashed;
 
     fn tree(items: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
         items.iter().map(|(p, c)| ((*p).to_owned(), c.as_bytes().to_vec())).collect()
@@ -355,7 +362,7 @@ mod tests {
             ("sw.js", "self.x = '/app.js'"),
             ("robots.txt", "/app.js"),
         ]);
-        let (out, report) = transform(&files, &[]);
+        let (out, report) = transform(&files, &[], &Immutability::default());
         let n =
             |p: &str| report.renamed.get(p).unwrap_or_else(|| panic!("{p} not renamed")).clone();
         for p in ["app.js", "lib/util.js", "style.css", "lib/extra.css", "img/logo.png"] {
@@ -400,15 +407,15 @@ mod tests {
             ("a.js", "import './b.js'"),
             ("b.js", "2"),
         ]);
-        let (_, ra) = transform(&a, &[]);
-        let (_, rb) = transform(&b, &[]);
+        let (_, ra) = transform(&a, &[], &Immutability::default());
+        let (_, rb) = transform(&b, &[], &Immutability::default());
         assert_ne!(ra.renamed.get("a.js"), rb.renamed.get("a.js"), "a.js must change with b.js");
         let cyc = tree(&[("x.js", "import './y.js'"), ("y.js", "import './x.js'")]);
-        let (out, r) = transform(&cyc, &[]);
+        let (out, r) = transform(&cyc, &[], &Immutability::default());
         let x = r.renamed.get("x.js").unwrap();
         let y = r.renamed.get("y.js").unwrap();
         assert!(text(&out, x).contains(y.as_str()) && text(&out, y).contains(x.as_str()));
-        let (_, kept) = transform(&a, &["a.js".to_owned()]);
+        let (_, kept) = transform(&a, &["a.js".to_owned()], &Immutability::default());
         assert!(!kept.renamed.contains_key("a.js") && kept.renamed.contains_key("b.js"));
     }
 
@@ -422,7 +429,7 @@ mod tests {
             ),
             ("lazy.js", "export const x = 1;"),
         ]);
-        let (out, report) = transform(&files, &[]);
+        let (out, report) = transform(&files, &[], &Immutability::default());
         let lazy = report.renamed.get("lazy.js").expect("lazy.js renamed");
         assert!(is_content_hashed(lazy) && out.contains_key(lazy), "{lazy}");
         let app = text(&out, report.renamed.get("app.js").expect("app.js renamed"));
@@ -444,5 +451,22 @@ mod tests {
             assert_eq!(resolve("b.html", external, false), None, "{external}");
         }
         assert_eq!(string_spans("a 'x' \"y\" `z${q}` url( a.png )").len(), 3);
+    }
+
+    #[test]
+    fn names_a_bundler_record_lists_as_hashed_are_kept() {
+        let files = tree(&[
+            ("index.html", r#"<script src="/assets/lazy-abcdefgh.js"></script>"#),
+            ("assets/lazy-abcdefgh.js", "export {}"),
+        ]);
+        // All lower-case: the name rule alone cannot tell it from a word, so it is renamed…
+        let (_, report) = transform(&files, &[], &Immutability::default());
+        assert!(report.renamed.contains_key("assets/lazy-abcdefgh.js"), "{:?}", report.renamed);
+        // …unless Vite's manifest says the bundler wrote that hash.
+        let vite = r#"{"src/lazy.js": {"file": "assets/lazy-abcdefgh.js", "name": "lazy"}}"#;
+        let record = edge_session::assets::BundlerRecord::parse("m", vite.as_bytes()).unwrap();
+        let (out, report) = transform(&files, &[], &Immutability::new(&[], &[record]));
+        assert!(report.renamed.is_empty(), "{:?}", report.renamed);
+        assert!(out.contains_key("assets/lazy-abcdefgh.js"));
     }
 }
