@@ -65,7 +65,8 @@ say "starting the worker (wrangler dev) on 127.0.0.1:$EDGE_PORT"
 pool="http://127.0.0.1:$ORIGIN_PORT, http://127.0.0.1:$ORIGIN2_PORT"
 setsid env CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false \
   node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
-  --show-interactive-dev-session=false --var "ORIGINS:$pool" </dev/null &
+  --show-interactive-dev-session=false --var "ORIGINS:$pool" \
+  --var "HEALTH_CHECK_PATH:/healthz" --test-scheduled </dev/null &
 worker_pid=$!
 pids+=("$worker_pid")
 
@@ -79,7 +80,8 @@ for _ in $(seq 600); do
     printf '\n%sedge-session demo: http://127.0.0.1:%s%s   (Ctrl-C stops)\n' "$_B" "$EDGE_PORT" "$_N"
     printf 'origins: http://127.0.0.1:%s (pid %s), http://127.0.0.1:%s (pid %s)\n' \
       "$ORIGIN_PORT" "${origin_pids[0]}" "$ORIGIN2_PORT" "${origin_pids[1]}"
-    printf 'stop one (kill %s) and keep using the page: the other serves every session\n\n' "${origin_pids[1]}"
+    printf 'stop one (kill %s) and keep using the page: the other serves every session\n' "${origin_pids[1]}"
+    printf 'health checks (the cron trigger, by hand): http://127.0.0.1:%s/__scheduled\n\n' "$EDGE_PORT"
     ready=1
     break
   fi

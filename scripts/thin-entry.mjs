@@ -1,5 +1,5 @@
 // Replaces the default export of worker-build's bundle (build/index.js) with a thin
-// module-worker entry: `{ fetch(request, env, ctx) }` calling the wasm export
+// module-worker entry: `{ fetch(request, env, ctx), scheduled(event, env, ctx) }` calling the wasm exports
 // directly, instead of a WorkerEntrypoint class behind two Proxies that workerd
 // constructs on every request (measured in `make bench`: "thin JS entry" row).
 // The export answers a Response, or a promise of one (src/shell/drive.rs); the entry
@@ -45,6 +45,11 @@ const handler = one(
   `(${id})\\.prototype\\.fetch=function\\((${id})\\)\\{return (${id})\\.call\\(this,\\2,this\\.env,this\\.ctx\\)\\}`,
 );
 const raw = handler[3];
+// The same for the cron trigger's handler (src/shell/mod.rs `scheduled`).
+const scheduled = one(
+  "scheduled handler",
+  `(${id})\\.prototype\\.scheduled=function\\((${id})\\)\\{return (${id})\\.call\\(this,\\2,this\\.env,this\\.ctx\\)\\}`,
+)[3];
 // function checkReinitialize() { if (initState.criticalError) { …reset… } }
 const check = one(
   "reinitialize check",
@@ -71,6 +76,9 @@ if (keep) {
 const entry =
   `${MARK}var __edgeSessionEntry={fetch(r,e,c){${check}();` +
   `try{const p=${raw}(r,e,c);return p instanceof Promise?p.catch(x=>{${critical}(x);throw x}):p}` +
+  `catch(x){${critical}(x);throw x}},` +
+  `scheduled(v,e,c){${check}();` +
+  `try{const p=${scheduled}(v,e,c);return p instanceof Promise?p.catch(x=>{${critical}(x);throw x}):p}` +
   `catch(x){${critical}(x);throw x}}};`;
 const list = names.map((n) => (n === dflt[0] ? "__edgeSessionEntry as default" : n)).join(",");
 js = js.slice(0, exp.index) + entry + `export{${list}};\n`;

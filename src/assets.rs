@@ -226,7 +226,7 @@ pub enum AssetsError {
     Conflict(DeployId),
     /// Nothing has been published yet.
     NoDeploys,
-    /// A deploy origin that is not an `http(s)://host` URL.
+    /// A deploy's origins that are not a list of `http(s)://host` URLs: why.
     BadOrigin(String),
     /// GC refused: a retained deploy's manifest is unusable.
     BrokenRetained {
@@ -270,9 +270,7 @@ impl fmt::Display for AssetsError {
                 "deploy `{id}` already exists with other files; deploy ids are immutable, choose another"
             ),
             AssetsError::NoDeploys => f.write_str("nothing has been published yet (no `deploys` key)"),
-            AssetsError::BadOrigin(o) => {
-                write!(f, "origin `{}` must be an http:// or https:// URL with a host", shown(o))
-            }
+            AssetsError::BadOrigin(why) => write!(f, "the deploy's origins: {why}"),
             AssetsError::BrokenRetained { id, reason } => write!(
                 f,
                 "refusing to collect: retained deploy `{id}` has an unusable manifest ({reason}); \
@@ -296,13 +294,18 @@ impl From<ManifestError> for AssetsError {
     }
 }
 
-/// Checks a per-deploy origin ([`crate::manifest::checked_origin`]); returned
-/// without a trailing `/`.
+/// Checks a deploy's origins (one base URL, or a list as in `ORIGINS`:
+/// [`crate::manifest::deploy_pool`]); returned in that syntax, normalized.
 ///
 /// # Errors
 /// [`AssetsError::BadOrigin`].
-pub fn validate_origin(url: &str) -> Result<String, AssetsError> {
-    crate::manifest::checked_origin(url).ok_or_else(|| AssetsError::BadOrigin(url.to_owned()))
+pub fn validate_origin(spec: &str) -> Result<String, AssetsError> {
+    let pool = crate::manifest::deploy_pool(spec).map_err(AssetsError::BadOrigin)?;
+    let entry = |o: &crate::fleet::PoolOrigin| match o.weight {
+        1 => o.url.clone(),
+        w => format!("{} weight={w}", o.url),
+    };
+    Ok(pool.iter().map(entry).collect::<Vec<_>>().join(", "))
 }
 
 #[cfg(test)]
@@ -352,7 +355,15 @@ mod tests {
     fn origins_are_checked() {
         assert_eq!(validate_origin("https://v2.api.test/").unwrap(), "https://v2.api.test");
         assert_eq!(validate_origin("http://127.0.0.1:8788").unwrap(), "http://127.0.0.1:8788");
-        for bad in ["ftp://x", "https://", "https://u:p@x", "https://x/?q", "https://x y", "x"] {
+        assert_eq!(
+            validate_origin(" https://a.test/ ,https://b.test weight=3").unwrap(),
+            "https://a.test, https://b.test weight=3",
+            "a deploy may name a pool"
+        );
+        let e = validate_origin("https://a.test, https://a.test").unwrap_err().to_string();
+        assert!(e.contains("listed twice"), "{e}");
+        for bad in ["ftp://x", "https://", "https://u:p@x", "https://x/?q", "https://x y", "x", ""]
+        {
             assert!(validate_origin(bad).is_err(), "{bad}");
         }
         let e = AssetsError::TooLarge { path: "big.bin".into(), size: 30 * 1_048_576 };

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::cookie::{CookieError, CookieOptions, SameSite};
-use crate::fleet::{parse_origins, PoolOrigin};
+use crate::fleet::{check_url, parse_origins, PoolOrigin};
 use crate::jwt::{Alg, JwtKey};
 use crate::keyring::KeyRing;
 use crate::session::SessionPolicy;
@@ -62,6 +62,9 @@ pub struct Config {
     /// `POOL_CACHE_TTL`: seconds an isolate keeps the pool state (drained origins)
     /// read from KV. 0 to 10; defaults to 10.
     pub pool_cache_ttl: u64,
+    /// `HEALTH_CHECK_PATH`: the path (and query) the cron trigger's active health
+    /// check asks every origin for, e.g. `/healthz`; unset: no active checks.
+    pub health_check_path: Option<String>,
     /// `SESSION_KEYS` (secret): the key ring; the first key seals.
     pub keys: KeyRing,
     /// `ORIGIN_SECRET` (secret): HMAC key of the `Edge-Session` assertion.
@@ -308,8 +311,7 @@ fn decimal(v: &str) -> Option<f64> {
 /// The origin pool: `ORIGINS` when set, else `ORIGIN_URL` alone.
 fn origins<L: Lookup>(r: &Reader<'_, L>) -> Result<Vec<PoolOrigin>, ConfigError> {
     if let Some(spec) = r.raw("ORIGINS") {
-        let check = |u: &str| origin_url("ORIGINS", u).map_err(|e| e.problem);
-        return parse_origins(&spec, check).map_err(|e| err("ORIGINS", e.0));
+        return parse_origins(&spec, check_url).map_err(|e| err("ORIGINS", e.0));
     }
     let url = origin_url(
         "ORIGIN_URL",
@@ -498,21 +500,23 @@ fn cookie_setting(e: &CookieError) -> &'static str {
     }
 }
 
-/// Checks an origin URL of `ORIGIN_URL` or `ORIGINS` (`NAME`): absolute http(s) URL,
-/// no query, fragment or credentials.
+/// `HEALTH_CHECK_PATH`: a path from `/`, printable, at most 512 bytes.
+fn health_check_path<L: Lookup>(r: &Reader<'_, L>) -> Result<Option<String>, ConfigError> {
+    let Some(path) = r.raw("HEALTH_CHECK_PATH") else { return Ok(None) };
+    let printable = path.chars().all(|c| c.is_ascii_graphic());
+    if !path.starts_with('/') || !printable || path.contains('#') || path.len() > 512 {
+        let why = format!(
+            "must be a path such as /healthz (from `/`, no spaces or `#`, at most 512 bytes), got `{}`",
+            shown(&path)
+        );
+        return Err(err("HEALTH_CHECK_PATH", why));
+    }
+    Ok(Some(path))
+}
+
+/// Checks an origin URL of `ORIGIN_URL` or `ORIGINS` (`NAME`): [`check_url`].
 fn origin_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
-    let rest =
-        value.strip_prefix("https://").or_else(|| value.strip_prefix("http://")).ok_or_else(
-            || err(name, format!("must start with http:// or https://, got `{}`", shown(value))),
-        )?;
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || host.contains('@') {
-        return Err(err(name, "must name a host (and no user:password@)"));
-    }
-    if value.contains(['?', '#']) || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(err(name, "must not contain a query, fragment, spaces or control characters"));
-    }
-    Ok(value.trim_end_matches('/').to_owned())
+    check_url(value).map_err(|why| err(name, why))
 }
 
 impl Config {
@@ -541,6 +545,7 @@ impl Config {
             );
             return Err(err("POOL_CACHE_TTL", why));
         }
+        let health_check_path = health_check_path(&r)?;
         let (keys, origin_key) = secrets(&r)?;
         let cookie = cookie_options(&r)?;
         let policy = session_policy(&r)?;
@@ -552,6 +557,7 @@ impl Config {
             origin_timeout,
             origin_slow_start,
             pool_cache_ttl,
+            health_check_path,
             keys,
             origin_key,
             cookie,
@@ -673,6 +679,9 @@ pub(crate) mod tests {
             ("ORIGINS", "ftp://a", "ORIGINS"),
             ("ORIGIN_SLOW_START", "3601", "ORIGIN_SLOW_START"),
             ("POOL_CACHE_TTL", "11", "POOL_CACHE_TTL"),
+            ("HEALTH_CHECK_PATH", "healthz", "HEALTH_CHECK_PATH"),
+            ("HEALTH_CHECK_PATH", "/health z", "HEALTH_CHECK_PATH"),
+            ("HEALTH_CHECK_PATH", "/h#x", "HEALTH_CHECK_PATH"),
             ("ORIGINS", "http://a weight=0", "ORIGINS"),
             ("ORIGINS", " , ", "ORIGINS"),
             ("ORIGIN_TIMEOUT", "301", "ORIGIN_TIMEOUT"),

@@ -29,7 +29,9 @@
 use std::cell::RefCell;
 use std::fmt;
 
+pub mod health;
 mod state;
+pub use health::{judge, Failing, HealthReport, HEALTH_KEY};
 pub use state::{PoolState, POOL_KEY};
 
 /// Consecutive failures that eject an origin.
@@ -64,6 +66,32 @@ impl fmt::Display for PoolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Checks an origin base URL (of `ORIGINS`, `ORIGIN_URL`, a deploy's pool or the
+/// CLI): `http(s)://host[:port][/path]`, no query, fragment, credentials, spaces or
+/// controls, at most 2048 bytes. Returned without a trailing `/`.
+///
+/// # Errors
+/// What is wrong with it, in words for the setting's error.
+pub fn check_url(value: &str) -> Result<String, String> {
+    let shown: String = value.chars().take(80).collect();
+    let shown = crate::escaped::Escaped(&shown);
+    let Some(rest) = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"))
+    else {
+        return Err(format!("must start with http:// or https://, got `{shown}`"));
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') {
+        return Err("must name a host (and no user:password@)".into());
+    }
+    if value.contains(['?', '#']) || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain a query, fragment, spaces or control characters".into());
+    }
+    if value.len() > 2048 {
+        return Err(format!("is {} bytes long; at most 2048", value.len()));
+    }
+    Ok(value.trim_end_matches('/').to_owned())
 }
 
 /// Parses `ORIGINS`: comma-separated entries `URL [weight=N]`, at most 32, each URL
@@ -127,20 +155,28 @@ struct State {
     drained: bool,
     /// When it was last undrained, for the slow start.
     undrained_at: Option<u64>,
+    /// Failing its active health check, as the last current report says.
+    check_failed: bool,
 }
 
 #[derive(Debug, Default)]
 struct Counters {
-    origins: Vec<State>,
+    /// The configured origins, then the deploy origins learned at run time.
+    origins: Vec<PoolOrigin>,
+    states: Vec<State>,
     window_start: u64,
     requests: u32,
     retries: u32,
 }
 
+/// Deploy origins ([`Fleet::learn`]) an isolate keeps health for, beyond `ORIGINS`.
+pub const MAX_LEARNED: usize = 32;
+
 /// The origins of one isolate and what it has seen of them.
 #[derive(Debug)]
 pub struct Fleet {
-    origins: Vec<PoolOrigin>,
+    /// How many of the origins are `ORIGINS` (the current pool); the rest were learned.
+    configured: usize,
     /// Seconds over which an undrained origin's weight ramps up (`ORIGIN_SLOW_START`).
     slow_start: u64,
     counters: RefCell<Counters>,
@@ -151,28 +187,58 @@ impl Fleet {
     /// takes `slow_start` seconds to reach its full weight.
     pub fn new(origins: Vec<PoolOrigin>, slow_start: u64) -> Fleet {
         let states = vec![State::default(); origins.len()];
-        Fleet {
-            origins,
-            slow_start,
-            counters: RefCell::new(Counters { origins: states, ..Counters::default() }),
-        }
+        let configured = origins.len();
+        let counters = RefCell::new(Counters { origins, states, ..Counters::default() });
+        Fleet { configured, slow_start, counters }
     }
 
     /// Applies the pool state read from KV: which origins are drained, and since when
     /// the others were undrained.
     pub fn apply(&self, state: &PoolState) {
         let mut c = self.counters.borrow_mut();
-        for (o, s) in self.origins.iter().zip(c.origins.iter_mut()) {
+        let c = &mut *c;
+        for (o, s) in c.origins.iter().zip(c.states.iter_mut()) {
             s.drained = state.drained.contains_key(&o.url);
             s.undrained_at = state.undrained.get(&o.url).copied();
         }
     }
 
+    /// Applies the last health report: an origin it names is failing while the
+    /// report is current at `now`.
+    pub fn apply_health(&self, report: &HealthReport, now: u64) {
+        let current = report.is_current(now);
+        let mut c = self.counters.borrow_mut();
+        let c = &mut *c;
+        for (o, s) in c.origins.iter().zip(c.states.iter_mut()) {
+            s.check_failed = current && report.failing(&o.url).is_some();
+        }
+    }
+
+    /// The indices of a deploy's origins, adding those not yet known (their health
+    /// is then kept like any other's); an origin beyond [`MAX_LEARNED`] learned ones
+    /// is left out.
+    pub fn learn(&self, pool: &[PoolOrigin]) -> Vec<usize> {
+        let mut c = self.counters.borrow_mut();
+        let mut out = Vec::with_capacity(pool.len());
+        for o in pool {
+            match c.origins.iter().position(|k| k.url == o.url) {
+                Some(i) => out.push(i),
+                None if c.origins.len() < self.configured + MAX_LEARNED => {
+                    out.push(c.origins.len());
+                    c.origins.push(o.clone());
+                    c.states.push(State::default());
+                }
+                None => {}
+            }
+        }
+        out
+    }
+
     /// Origin `i`'s weight at `now`: during its slow start, a share of it growing
     /// from a tenth to all of it.
-    fn weight(&self, i: usize, states: &[State], now: u64) -> f64 {
-        let w = self.origins.get(i).map_or(1, |o| o.weight);
-        let ramp = match states.get(i).and_then(|s| s.undrained_at) {
+    fn weight(&self, i: usize, c: &Counters, now: u64) -> f64 {
+        let w = c.origins.get(i).map_or(1, |o| o.weight);
+        let ramp = match c.states.get(i).and_then(|s| s.undrained_at) {
             Some(at) if self.slow_start > 0 => {
                 (now.saturating_sub(at) as f64 / self.slow_start as f64).clamp(0.1, 1.0)
             }
@@ -181,52 +247,85 @@ impl Fleet {
         f64::from(w) * ramp
     }
 
-    /// The origins, in `ORIGINS` order.
-    pub fn origins(&self) -> &[PoolOrigin] {
-        &self.origins
+    /// How many origins it knows: those of `ORIGINS` and those learned.
+    pub fn len(&self) -> usize {
+        self.counters.borrow().origins.len()
     }
 
-    /// Every origin's index in preference order for a request with this session id
-    /// (`None`: anonymous) at `now`; `random` picks the two choices of an anonymous
-    /// request. Ejected origins come last.
-    pub fn order(&self, sid: Option<&str>, now: u64, random: u64) -> Vec<usize> {
+    /// Whether it knows no origin (never: `ORIGINS` lists one at least).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many origins `ORIGINS` lists.
+    pub fn configured(&self) -> usize {
+        self.configured
+    }
+
+    /// The base URL of origin `i`.
+    pub fn url(&self, i: usize) -> Option<String> {
+        self.counters.borrow().origins.get(i).map(|o| o.url.clone())
+    }
+
+    /// The origins `ORIGINS` lists, in its order.
+    pub fn configured_urls(&self) -> Vec<String> {
         let c = self.counters.borrow();
-        let rank = |i: &usize| match c.origins.get(*i) {
+        c.origins.iter().take(self.configured).map(|o| o.url.clone()).collect()
+    }
+
+    /// The origins to try, in preference order, for a request with this session id
+    /// (`None`: anonymous) at `now`; `random` picks the two choices of an anonymous
+    /// request. `prefer` (a deploy's origins, from [`Fleet::learn`]) come before the
+    /// current pool while they are healthy. Then, after every healthy origin, the
+    /// ejected or check-failing ones, and the drained ones last. Listed: the
+    /// configured origins and `prefer`.
+    pub fn order(&self, sid: Option<&str>, now: u64, random: u64, prefer: &[usize]) -> Vec<usize> {
+        let c = self.counters.borrow();
+        let health = |i: usize| match c.states.get(i) {
             Some(s) if s.drained => 2,
-            Some(s) if s.ejected_until > now => 1,
+            Some(s) if s.ejected_until > now || s.check_failed => 1,
             _ => 0,
         };
-        let all: Vec<usize> = (0..self.origins.len()).collect();
-        let (mut healthy, rest): (Vec<usize>, Vec<usize>) = all.iter().partition(|i| rank(i) == 0);
-        let (ejected, drained): (Vec<usize>, Vec<usize>) = rest.iter().partition(|i| rank(i) == 1);
         let key = sid.map_or_else(|| random.to_string(), str::to_owned);
-        by_score_descending(&mut healthy, |i| self.score(&key, i, &c.origins, now));
-        match sid {
-            Some(_) => self.bound_load(&mut healthy, &c.origins, now),
-            None => self.two_choices(&mut healthy, &c.origins, now),
+        let mut out = Vec::with_capacity(c.origins.len());
+        for rank in 0..3 {
+            for preferred in [true, false] {
+                let mut group: Vec<usize> = (0..c.origins.len())
+                    .filter(|i| prefer.contains(i) == preferred)
+                    .filter(|i| preferred || *i < self.configured)
+                    .filter(|i| health(*i) == rank)
+                    .collect();
+                by_score_descending(&mut group, |i| self.score(&key, i, &c, now));
+                if rank == 0 {
+                    match sid {
+                        Some(_) => self.bound_load(&mut group, &c, now),
+                        None => self.two_choices(&mut group, &c, now),
+                    }
+                }
+                out.extend(group);
+            }
         }
-        healthy.extend(ejected);
-        healthy.extend(drained);
-        healthy
+        out
     }
 
     /// Weighted rendezvous score of origin `i` for `key`: `-weight / ln(u)`, `u` in
     /// (0, 1) from a hash of both.
-    fn score(&self, key: &str, i: usize, states: &[State], now: u64) -> f64 {
-        let Some(o) = self.origins.get(i) else { return 0.0 };
+    fn score(&self, key: &str, i: usize, c: &Counters, now: u64) -> f64 {
+        let Some(o) = c.origins.get(i) else { return 0.0 };
         let h = mix(fnv1a(key.as_bytes(), fnv1a(o.url.as_bytes(), 0xcbf2_9ce4_8422_2325)));
         let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-        -self.weight(i, states, now) / u.ln()
+        -self.weight(i, c, now) / u.ln()
     }
 
     /// Moves the first origin behind the next when it holds more than its bounded
     /// share of the requests in flight.
-    fn bound_load(&self, order: &mut [usize], states: &[State], now: u64) {
+    fn bound_load(&self, order: &mut [usize], c: &Counters, now: u64) {
+        let states = &c.states;
         let total: u32 = order.iter().filter_map(|i| states.get(*i)).map(|s| s.in_flight).sum();
-        let weights: f64 = order.iter().map(|i| self.weight(*i, states, now)).sum();
+        let weights: f64 = order.iter().map(|i| self.weight(*i, c, now)).sum();
         let full = |i: usize| {
             let Some(s) = states.get(i) else { return false };
-            let share = f64::from(total + 1) * self.weight(i, states, now) / weights.max(1.0);
+            let share = f64::from(total + 1) * self.weight(i, c, now) / weights.max(1.0);
             f64::from(s.in_flight + 1) > (LOAD_FACTOR * share).ceil()
         };
         if let Some(pos) = order.iter().position(|i| !full(*i)) {
@@ -235,10 +334,10 @@ impl Fleet {
     }
 
     /// Puts the less busy (per weight) of the first two first.
-    fn two_choices(&self, order: &mut [usize], states: &[State], now: u64) {
+    fn two_choices(&self, order: &mut [usize], c: &Counters, now: u64) {
         let load = |i: usize| {
-            let f = states.get(i).map_or(0, |s| s.in_flight);
-            f64::from(f) / self.weight(i, states, now)
+            let f = c.states.get(i).map_or(0, |s| s.in_flight);
+            f64::from(f) / self.weight(i, c, now)
         };
         if let [a, b, ..] = order {
             if load(*b) < load(*a) {
@@ -247,19 +346,25 @@ impl Fleet {
         }
     }
 
-    /// Whether origin `i` is ejected at `now`.
+    /// Whether origin `i` is ejected (by failed requests) at `now`.
     pub fn is_ejected(&self, i: usize, now: u64) -> bool {
-        self.counters.borrow().origins.get(i).is_some_and(|s| s.ejected_until > now)
+        self.counters.borrow().states.get(i).is_some_and(|s| s.ejected_until > now)
+    }
+
+    /// Whether origin `i` is ejected or failing its health check at `now`.
+    pub fn is_failing(&self, i: usize, now: u64) -> bool {
+        let c = self.counters.borrow();
+        c.states.get(i).is_some_and(|s| s.ejected_until > now || s.check_failed)
     }
 
     /// Whether origin `i` is drained.
     pub fn is_drained(&self, i: usize) -> bool {
-        self.counters.borrow().origins.get(i).is_some_and(|s| s.drained)
+        self.counters.borrow().states.get(i).is_some_and(|s| s.drained)
     }
 
     /// Counts a request in flight to origin `i`.
     pub fn start(&self, i: usize) {
-        if let Some(s) = self.counters.borrow_mut().origins.get_mut(i) {
+        if let Some(s) = self.counters.borrow_mut().states.get_mut(i) {
             s.in_flight += 1;
         }
     }
@@ -268,12 +373,12 @@ impl Fleet {
     /// ejected it.
     pub fn finish(&self, i: usize, attempt: Attempt, now: u64) -> bool {
         let mut c = self.counters.borrow_mut();
-        let pool = c.origins.len();
-        let ejected_now = c.origins.iter().filter(|s| s.ejected_until > now).count();
-        let Some(s) = c.origins.get_mut(i) else { return false };
+        let pool = c.states.len();
+        let ejected_now = c.states.iter().filter(|s| s.ejected_until > now).count();
+        let Some(s) = c.states.get_mut(i) else { return false };
         s.in_flight = s.in_flight.saturating_sub(1);
         if attempt == Attempt::Answered {
-            *s = State { in_flight: s.in_flight, ..State::default() };
+            *s = State { failures: 0, ejections: 0, ejected_until: 0, ..s.clone() };
             return false;
         }
         s.failures += 1;
@@ -307,10 +412,11 @@ impl Fleet {
     }
 }
 
-/// Whether a request that failed on one origin may be tried on another: only an
-/// idempotent method without a body (see the module docs).
-pub fn may_retry(method: &str, has_body: bool) -> bool {
-    matches!(method, "GET" | "HEAD" | "OPTIONS") && !has_body
+/// Whether a request that failed on one origin may be tried on another: one without
+/// a body (a body is a stream sent once), with an idempotent method, or with any
+/// method when the failed attempt was `never_connected` (see the module docs).
+pub fn may_retry(method: &str, has_body: bool, never_connected: bool) -> bool {
+    !has_body && (never_connected || matches!(method, "GET" | "HEAD" | "OPTIONS"))
 }
 
 /// Insertion sort by a score, highest first: a pool has at most 32 origins, and the

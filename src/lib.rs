@@ -25,6 +25,7 @@ pub mod assets;
 pub mod config;
 pub mod cookie;
 pub mod denylist;
+mod escaped;
 pub mod fleet;
 pub mod gateway;
 pub mod jwt;

@@ -243,7 +243,8 @@ pub struct DeployEntry {
     pub files: u64,
     /// Total size of its files.
     pub bytes: u64,
-    /// Optional origin base URL for clients pinned to this deploy.
+    /// The deploy's own origins, for clients pinned to it: a base URL, or several
+    /// in the syntax of `ORIGINS` ([`deploy_pool`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
 }
@@ -377,8 +378,8 @@ impl DeploysDoc {
         }
         for d in &doc.deploys {
             if let Some(o) = &d.origin {
-                if checked_origin(o).is_none() {
-                    let why = format!("origin `{}` is not an http(s):// URL with a host", shown(o));
+                if let Err(e) = deploy_pool(o) {
+                    let why = format!("deploy `{}`: origin {e}", d.id);
                     return Err(malformed(DEPLOYS_KEY, why));
                 }
             }
@@ -541,18 +542,13 @@ pub fn canary_bucket(canary: &DeployId, client_id: &str) -> u32 {
     n % 10_000
 }
 
-/// A per-deploy origin, checked: `http(s)://host[:port][/path]`, no query, fragment,
-/// credentials, spaces or controls, at most 2048 bytes; returned without a trailing
-/// `/`. `None` for anything else.
-pub fn checked_origin(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    let host = rest.and_then(|r| r.split('/').next()).unwrap_or_default();
-    let ok = !host.is_empty()
-        && !host.contains('@')
-        && url.len() <= 2048
-        && !url.contains(['?', '#'])
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    ok.then(|| url.trim_end_matches('/').to_owned())
+/// A deploy's own origins (its `origin` field: one base URL, or a list in the
+/// syntax of `ORIGINS`), checked.
+///
+/// # Errors
+/// What is wrong with the list.
+pub fn deploy_pool(spec: &str) -> Result<Vec<crate::fleet::PoolOrigin>, String> {
+    crate::fleet::parse_origins(spec, crate::fleet::check_url).map_err(|e| e.0)
 }
 
 #[cfg(test)]

@@ -23,9 +23,10 @@ use std::fmt;
 
 use crate::assets::{self, AssetCache, AssetConfig, Outcome};
 use crate::config::{Config, Lookup};
-use crate::fleet::{self, Attempt, Fleet, EJECT_AFTER};
+use crate::fleet::{self, Attempt, Fleet, HealthReport, EJECT_AFTER};
 use crate::gateway::{Entropy, Finish, Gateway, Log, Step};
 use crate::http::{Headers, RequestHead, Response};
+use crate::manifest;
 use crate::store::{KvStore, Tiered};
 
 /// The names of the runtime bindings the worker uses.
@@ -188,18 +189,20 @@ impl Worker {
             Step::Forward(f) => f,
         };
         let deploy = served.deploy.as_ref().map(|d| d.as_str());
-        forward.pin_deploy(req, deploy, deploy_origin.as_deref());
-        let timeout = config.origin_timeout;
-        // A deploy with its own backend gets that one, as the deploy says; else the pool.
-        let pinned = deploy_origin.is_some();
-        if !pinned {
-            self.refresh_pool(asset_store, now, log).await;
-        }
-        let result =
-            self.send_upstream(req, &mut forward, pinned, upstream, entropy, now, log).await;
-        let reply = match result {
+        forward.pin_deploy(deploy);
+        let prefer = match deploy_origin.as_deref().map(manifest::deploy_pool) {
+            Some(Ok(pool)) => self.fleet.learn(&pool),
+            Some(Err(e)) => {
+                log.push(format!("the deploy's origin {e}; using the pool"));
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        self.refresh_pool(asset_store, now, log).await;
+        let result = self.send_upstream(req, &mut forward, &prefer, upstream, entropy, now, log);
+        let reply = match result.await {
             Ok(reply) => reply,
-            Err(e) => return Answer::Respond(origin_failed(e, timeout, log)),
+            Err(e) => return Answer::Respond(origin_failed(e, config.origin_timeout, log)),
         };
         let original = upstream.headers(&reply);
         let mut headers = original.clone();
@@ -213,98 +216,157 @@ impl Worker {
 }
 
 impl Worker {
-    /// Reads the pool state (drained origins) from KV when this isolate's copy is
-    /// older than `POOL_CACHE_TTL`; a pool of one has none to read. A state that
-    /// cannot be read or parsed leaves the previous one in force, logged.
+    /// Reads the pool state (drained origins) and the last health report from KV
+    /// when this isolate's copy is older than `POOL_CACHE_TTL`; a pool of one has
+    /// none to read. A failed read is tried again a second later; it, and a
+    /// malformed value, leave what the isolate knew in force (logged).
     async fn refresh_pool<A: KvStore>(&self, store: &A, now: u64, log: &mut Log) {
         let ttl = self.gateway.config().pool_cache_ttl;
         let fresh = self.pool_read_at.get().is_some_and(|at| ttl > 0 && now < at + ttl);
-        if self.fleet.origins().len() < 2 || fresh {
+        if self.fleet.len() < 2 || fresh {
             return;
         }
+        let [pool, health] = match store.get_pair([fleet::POOL_KEY, fleet::HEALTH_KEY]).await {
+            Ok(pair) => pair,
+            Err(e) => {
+                log.push(format!("pool: {e}; keeping the previous pool state for a second"));
+                self.pool_read_at.set(Some((now + 1).saturating_sub(ttl)));
+                return;
+            }
+        };
         self.pool_read_at.set(Some(now));
-        match store.get(fleet::POOL_KEY).await {
-            Ok(None) => self.fleet.apply(&fleet::PoolState::default()),
-            Ok(Some(bytes)) => match fleet::PoolState::parse(&bytes) {
-                Ok(state) => self.fleet.apply(&state),
-                Err(e) => log.push(format!("pool: {e}; keeping the previous pool state")),
-            },
-            Err(e) => log.push(format!("pool: {e}; keeping the previous pool state")),
+        let pool = pool.map_or(Ok(fleet::PoolState::default()), |b| fleet::PoolState::parse(&b));
+        let health = health.map_or(Ok(HealthReport::default()), |b| HealthReport::parse(&b));
+        for e in [pool.as_ref().err(), health.as_ref().err()].into_iter().flatten() {
+            log.push(format!("pool: {e}; keeping what this isolate knew"));
+        }
+        if let Ok(state) = pool {
+            self.fleet.apply(&state);
+        }
+        if let Ok(report) = health {
+            self.fleet.apply_health(&report, now);
         }
     }
 
-    /// Sends the request to the pool's preferred origin (or, `pinned`, to the URL the
-    /// forward already names) and, when that attempt fails and [`fleet::may_retry`]
-    /// allows it within the retry budget, once more to the next; records each
-    /// outcome for the pool's health. The last attempt's result. One call site of
-    /// [`Upstream::send`]: its future is built into this one once.
+    /// Sends the request to the preferred origin ([`Fleet::order`]: the deploy's
+    /// origins `prefer` first while they are healthy) and, when that attempt fails
+    /// and [`fleet::may_retry`] allows it within the retry budget, once more to the
+    /// next; records each outcome for the pool's health. The last attempt's result.
+    /// One call site of [`Upstream::send`]: its future is built into this one once.
     #[allow(clippy::too_many_arguments)] // the runtime's pieces, one each
     async fn send_upstream<U: Upstream, E: Entropy>(
         &self,
         req: &RequestHead,
         forward: &mut crate::gateway::Forward,
-        pinned: bool,
+        prefer: &[usize],
         upstream: &U,
         entropy: &mut E,
         now: u64,
         log: &mut Log,
     ) -> Result<U::Reply, UpstreamError> {
         let timeout = self.gateway.config().origin_timeout;
-        let targets: Vec<Option<usize>> = if pinned {
-            vec![None]
-        } else if self.fleet.origins().len() == 1 {
-            // ORIGIN_URL alone: nothing to choose, no one to retry on.
-            vec![Some(0)]
-        } else {
+        let mut targets = [Some(0), None];
+        if self.fleet.len() > 1 {
             self.fleet.count_request(now);
             let mut random = [0u8; 8];
             let _ = entropy.fill(&mut random); // zeros are a fine (if fixed) choice too
-            let order = self.fleet.order(forward.session_id(), now, u64::from_le_bytes(random));
-            order.into_iter().take(2).map(Some).collect()
-        };
+            let random = u64::from_le_bytes(random);
+            let order = self.fleet.order(forward.session_id(), now, random, prefer);
+            targets = [order.first().copied(), order.get(1).copied()];
+        }
         let body = req.headers.get("content-length").is_some_and(|v| v.trim() != "0")
             || req.headers.get("transfer-encoding").is_some();
-        let retry = fleet::may_retry(&req.method, body);
         let mut last = Err(UpstreamError::Failed("the origin pool is empty".into()));
-        let mut failed_on: Option<&str> = None;
-        for (attempt, target) in targets.into_iter().enumerate() {
-            if attempt > 0 && !(retry && self.fleet.take_retry()) {
-                break;
-            }
-            let origin = target.and_then(|i| Some((i, self.fleet.origins().get(i)?)));
-            if let Some((i, o)) = origin {
-                forward.to_origin(req, &o.url);
-                self.fleet.start(i);
-            }
-            if let Some(previous) = failed_on {
-                let why = match &last {
-                    Ok(r) => format!("status {}", upstream.status(r)),
-                    Err(e) => format!("{e:?}"),
-                };
+        let mut failed_on: Option<String> = None;
+        for (attempt, i) in targets.into_iter().flatten().enumerate() {
+            if let Some(previous) = failed_on.take() {
+                let not_sent = last.as_ref().is_ok_and(|r| never_connected(upstream.status(r)));
+                if !(fleet::may_retry(&req.method, body, not_sent) && self.fleet.take_retry()) {
+                    break;
+                }
                 log.push(format!(
-                    "retrying {} {} on {} after {previous}: {why}",
-                    req.method, req.path, forward.url
+                    "retrying {} {} on another origin after {previous} failed",
+                    req.method, req.path
                 ));
             }
+            let Some(url) = self.fleet.url(i) else { break };
+            forward.to_origin(req, &url);
+            self.fleet.start(i);
             let result = upstream.send(&forward.url, &forward.headers, timeout).await;
-            let failed = result.as_ref().map_or(true, |r| matches!(upstream.status(r), 502 | 503));
+            let failed = result.as_ref().map_or(true, |r| failing_status(upstream.status(r)));
             let outcome = if failed { Attempt::Failed } else { Attempt::Answered };
-            if let Some((i, o)) = origin {
-                if self.fleet.finish(i, outcome, now) {
-                    log.push(format!(
-                        "origin {} ejected after {EJECT_AFTER} failures in a row",
-                        o.url
-                    ));
-                }
-                failed_on = Some(&o.url);
+            if self.fleet.finish(i, outcome, now) {
+                log.push(format!("origin {url} ejected after {EJECT_AFTER} failures in a row"));
             }
             last = result;
-            if !failed {
+            if !failed || attempt > 0 {
                 break;
             }
+            failed_on = Some(url);
         }
         last
     }
+
+    /// The cron trigger's active health check: asks every origin of `ORIGINS` for
+    /// `HEALTH_CHECK_PATH` (waiting at most [`HEALTH_CHECK_TIMEOUT`] seconds, or
+    /// `ORIGIN_TIMEOUT` if shorter, for each) and stores what failed under
+    /// [`fleet::HEALTH_KEY`] when that changed or is due ([`HealthReport::after_checks`]).
+    pub async fn check_health<A: KvStore, U: Upstream>(
+        &self,
+        store: &A,
+        upstream: &U,
+        now: u64,
+        log: &mut Log,
+    ) {
+        let config = self.gateway.config();
+        let Some(path) = &config.health_check_path else {
+            log.push("health check: HEALTH_CHECK_PATH is not set; nothing to check".into());
+            return;
+        };
+        let timeout = config.origin_timeout.min(HEALTH_CHECK_TIMEOUT);
+        let mut headers = Headers::new();
+        headers.append("user-agent", "edge-session-health-check");
+        let mut results = Vec::new();
+        for url in self.fleet.configured_urls() {
+            let answer = upstream.send(&format!("{url}{path}"), &headers, timeout).await;
+            let verdict = match &answer {
+                Ok(reply) => fleet::judge(upstream.status(reply)),
+                Err(UpstreamError::TimedOut) => Err(format!("no answer within {timeout} s")),
+                Err(UpstreamError::Failed(why)) => Err(format!("unreachable: {why}")),
+            };
+            results.push((url, verdict));
+        }
+        let previous = match store.get(fleet::HEALTH_KEY).await {
+            Ok(bytes) => bytes.and_then(|b| HealthReport::parse(&b).ok()),
+            Err(e) => {
+                log.push(format!("health check: {e}; writing a new report"));
+                None
+            }
+        };
+        let (report, write) = HealthReport::after_checks(previous.as_ref(), results, now);
+        let failing: Vec<&str> = report.failing.iter().map(|(url, _)| url.as_str()).collect();
+        log.push(format!("health check of {path}: failing {failing:?}"));
+        if write {
+            if let Err(e) = store.put(fleet::HEALTH_KEY, &report.to_text(), None).await {
+                log.push(format!("health check: {e}; the report was not stored"));
+            }
+        }
+    }
+}
+
+/// The longest an active health check waits for an origin, in seconds.
+pub const HEALTH_CHECK_TIMEOUT: u64 = 5;
+
+/// Statuses that count as the origin failing: 502 and 503 from the origin, and
+/// Cloudflare's 521–523 (the edge could not connect to it).
+fn failing_status(status: u16) -> bool {
+    matches!(status, 502 | 503 | 521..=523)
+}
+
+/// Cloudflare's answers for an origin it could not connect to (down, timed out while
+/// connecting, unreachable): the request was never sent.
+fn never_connected(status: u16) -> bool {
+    matches!(status, 521..=523)
 }
 
 /// The answer when the origin gave no response head: 504 naming `ORIGIN_TIMEOUT`, or

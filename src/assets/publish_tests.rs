@@ -128,7 +128,8 @@ fn bad_trees_are_refused_with_clear_messages() {
     assert!(err(vec![f("a/../b", 1)], PublishOptions::default()).contains("`.` or `..`"));
     assert!(err(vec![f("a", 1), f("a", 1)], PublishOptions::default()).contains("two files"));
     let o = PublishOptions { origin: Some("ftp://x".into()), ..PublishOptions::default() };
-    assert!(err(vec![f("a", 1)], o).contains("origin `ftp://x`"));
+    let e = err(vec![f("a", 1)], o);
+    assert!(e.contains("origins: must start with http:// or https://, got `ftp://x`"), "{e}");
     let o = PublishOptions { activation: Activation::Canary(101), ..PublishOptions::default() };
     assert!(err(vec![f("a", 1)], o).contains("101 %"));
     assert!(store.writes().is_empty());

@@ -242,6 +242,26 @@ mod native {
         }
     }
 
+    /// What `GET /healthz` answers: 200 until `POST /healthz?status=N` says otherwise
+    /// (to watch the worker's active health check move traffic away, and back).
+    static HEALTH: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(200);
+
+    fn health() -> Reply {
+        let status = HEALTH.load(std::sync::atomic::Ordering::Relaxed);
+        Reply::json(status, &json!({"healthy": status == 200}))
+    }
+
+    fn set_health(req: &Incoming) -> Reply {
+        let status = req.query.split('&').find_map(|p| p.strip_prefix("status="));
+        match status.and_then(|s| s.parse::<u16>().ok()).filter(|s| (200..600).contains(s)) {
+            Some(s) => {
+                HEALTH.store(s, std::sync::atomic::Ordering::Relaxed);
+                Reply::json(200, &json!({"health_status": s}))
+            }
+            None => Reply::error(400, "expected ?status=N with N from 200 to 599"),
+        }
+    }
+
     /// Routes a request; `session` is the verified assertion, if any.
     pub fn route(config: &Config, req: &Incoming, session: Option<&TokenClaims>) -> Reply {
         let post = req.method == Method::Post;
@@ -289,10 +309,11 @@ mod native {
             "/api/public" if req.method == Method::Get => {
                 Reply::json(200, &json!({"anonymous": session.is_none()}))
             }
+            "/healthz" if req.method == Method::Get => health(),
+            "/healthz" if post => set_health(req),
             "/login" | "/logout" | "/api/me" | "/api/data" | "/api/big" | "/api/rotate"
-            | "/api/revoke" | "/api/revoke-all" | "/api/echo-headers" | "/api/public" => {
-                Reply::error(405, "method not allowed")
-            }
+            | "/api/revoke" | "/api/revoke-all" | "/api/echo-headers" | "/api/public"
+            | "/healthz" => Reply::error(405, "method not allowed"),
             _ if matches!(req.method, Method::Get | Method::Head) => {
                 static_file(&config.www, &req.path)
             }

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::escaped::Escaped;
+
 /// A cookie setting or value that cannot be turned into a valid `Set-Cookie` line.
 ///
 /// Returned by [`CookieOptions::validate`](super::CookieOptions::validate),
@@ -105,34 +107,34 @@ impl fmt::Display for CookieError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::InvalidName { name, problem } => {
-                write!(f, "cookie name `{}` {problem} (COOKIE_NAME)", name.escape_debug())
+                write!(f, "cookie name `{}` {problem} (COOKIE_NAME)", Escaped(name))
             }
             Self::PrefixRequiresSecure { name, prefix } => write!(
                 f,
                 "cookie name `{}` starts with `{prefix}` and so requires Secure (COOKIE_SECURE=true)",
-                name.escape_debug()
+                Escaped(name)
             ),
             Self::HostPrefixRequiresRootPath { name, path } => write!(
                 f,
                 "cookie name `{}` starts with `__Host-` and so requires Path=/, but the path is \
                  `{}` (COOKIE_PATH)",
-                name.escape_debug(),
-                path.escape_debug()
+                Escaped(name),
+                Escaped(path)
             ),
             Self::HostPrefixForbidsDomain { name } => write!(
                 f,
                 "cookie name `{}` starts with `__Host-` and so must not carry a Domain \
                  attribute; unset COOKIE_DOMAIN or drop the prefix",
-                name.escape_debug()
+                Escaped(name)
             ),
             Self::SameSiteNoneRequiresSecure => f.write_str(
                 "SameSite=None requires Secure (COOKIE_SECURE=true) or another COOKIE_SAMESITE",
             ),
             Self::InvalidPath { path, problem } => {
-                write!(f, "cookie path `{}` {problem} (COOKIE_PATH)", path.escape_debug())
+                write!(f, "cookie path `{}` {problem} (COOKIE_PATH)", Escaped(path))
             }
             Self::InvalidDomain { domain, problem } => {
-                write!(f, "cookie domain `{}` {problem} (COOKIE_DOMAIN)", domain.escape_debug())
+                write!(f, "cookie domain `{}` {problem} (COOKIE_DOMAIN)", Escaped(domain))
             }
             Self::MaxChunksOutOfRange { got, max } => {
                 write!(f, "COOKIE_MAX_CHUNKS is {got}; it must be between 1 and {max}")
@@ -141,7 +143,7 @@ impl fmt::Display for CookieError {
                 f,
                 "value for cookie `{}` has {found} at byte {offset}; only cookie-octets are \
                  allowed (visible ASCII except `\"`, `,`, `;` and `\\`, RFC 6265 §4.1.1)",
-                name.escape_debug()
+                Escaped(name)
             ),
             Self::TooLarge { size, cap, max_chunks } => write!(
                 f,
@@ -152,13 +154,13 @@ impl fmt::Display for CookieError {
                 f,
                 "Set-Cookie line for `{}` would be {len} bytes; at most {max} are allowed \
                  (RFC 6265 §6.1)",
-                name.escape_debug()
+                Escaped(name)
             ),
             Self::ReservedName { name } => write!(
                 f,
                 "cookie name `{}` belongs to the session cookie (or its chunks) and is written \
                  by the session code only",
-                name.escape_debug()
+                Escaped(name)
             ),
         }
     }

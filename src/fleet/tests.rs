@@ -54,13 +54,13 @@ fn origins_parse_with_weights_and_errors_say_what_is_wrong() {
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn sessions_stick_by_weight_and_losing_an_origin_moves_only_its_share_evenly() {
     let f = fleet(&[1, 1, 2, 1]);
-    let first = |f: &Fleet, n: u32| f.order(Some(&sid(n)), 0, 7)[0];
+    let first = |f: &Fleet, n: u32| f.order(Some(&sid(n)), 0, 7, &[])[0];
     let mut counts = [0u32; 4];
     for n in 0..5000 {
         let o = first(&f, n);
         counts[o] += 1;
         assert_eq!(first(&f, n), o, "the same sid, the same origin");
-        assert_eq!(f.order(Some(&sid(n)), 0, 99).len(), 4, "every origin is listed");
+        assert_eq!(f.order(Some(&sid(n)), 0, 99, &[]).len(), 4, "every origin is listed");
     }
     // Shares follow the weights (1:1:2:1 of 5000 = 1000, 1000, 2000, 1000).
     for (i, want) in [(0, 1000), (1, 1000), (2, 2000), (3, 1000)] {
@@ -73,8 +73,8 @@ fn sessions_stick_by_weight_and_losing_an_origin_moves_only_its_share_evenly() {
     }
     let mut moved = [0u32; 4];
     for n in 0..5000 {
-        let before = fleet(&[1, 1, 2, 1]).order(Some(&sid(n)), 0, 7)[0];
-        let after = f.order(Some(&sid(n)), 101, 7);
+        let before = fleet(&[1, 1, 2, 1]).order(Some(&sid(n)), 0, 7, &[])[0];
+        let after = f.order(Some(&sid(n)), 101, 7, &[]);
         assert_eq!(*after.last().unwrap(), 2, "the ejected origin comes last");
         if before != 2 {
             assert_eq!(after[0], before, "sid {n} had no reason to move");
@@ -92,20 +92,20 @@ fn sessions_stick_by_weight_and_losing_an_origin_moves_only_its_share_evenly() {
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn a_busy_origin_yields_sessions_and_anonymous_requests_take_the_less_busy_of_two() {
     let f = fleet(&[1, 1, 1]);
-    let home = f.order(Some("s"), 0, 0)[0];
+    let home = f.order(Some("s"), 0, 0, &[])[0];
     for _ in 0..4 {
         f.start(home);
     }
-    assert_ne!(f.order(Some("s"), 0, 0)[0], home, "over its bounded share, it yields");
+    assert_ne!(f.order(Some("s"), 0, 0, &[])[0], home, "over its bounded share, it yields");
     for _ in 0..4 {
         f.finish(home, Attempt::Answered, 0);
     }
-    assert_eq!(f.order(Some("s"), 0, 0)[0], home, "back once the load is gone");
+    assert_eq!(f.order(Some("s"), 0, 0, &[])[0], home, "back once the load is gone");
     // Anonymous: of the two random picks, the one with fewer requests in flight.
     let f = fleet(&[1, 1]);
     f.start(0);
     for r in 0..50 {
-        assert_eq!(f.order(None, 0, r)[0], 1, "random {r}");
+        assert_eq!(f.order(None, 0, r, &[])[0], 1, "random {r}");
     }
 }
 
@@ -119,26 +119,26 @@ fn failures_eject_with_a_growing_backoff_and_never_more_than_half_the_pool() {
     };
     assert!(!fail(0, 10) && !fail(0, 10), "two failures are not enough");
     assert!(fail(0, 10), "the third ejects");
-    assert_eq!(f.order(None, 12, 1).last(), Some(&0));
-    assert_eq!(f.order(None, 10 + BASE_EJECTION, 1).len(), 4);
+    assert_eq!(f.order(None, 12, 1, &[]).last(), Some(&0));
+    assert_eq!(f.order(None, 10 + BASE_EJECTION, 1, &[]).len(), 4);
     assert!(
-        f.order(None, 10 + BASE_EJECTION, 1)[..4].contains(&0),
+        f.order(None, 10 + BASE_EJECTION, 1, &[])[..4].contains(&0),
         "back after the first ejection"
     );
     // Failing again right away: ejected for twice as long.
     assert!(!fail(0, 20) && !fail(0, 20) && fail(0, 20));
-    assert_eq!(*f.order(None, 20 + 2 * BASE_EJECTION - 1, 3).last().unwrap(), 0);
+    assert_eq!(*f.order(None, 20 + 2 * BASE_EJECTION - 1, 3, &[]).last().unwrap(), 0);
     // A success resets the backoff.
     f.start(0);
     f.finish(0, Attempt::Answered, 40);
     assert!(!fail(0, 41) && !fail(0, 41) && fail(0, 41));
-    assert_eq!(*f.order(None, 41 + BASE_EJECTION - 1, 3).last().unwrap(), 0);
+    assert_eq!(*f.order(None, 41 + BASE_EJECTION - 1, 3, &[]).last().unwrap(), 0);
     // With 0 out, 1 may go too (half of four), a third may not.
     assert!(!fail(1, 42) && !fail(1, 42) && fail(1, 42));
     assert!(!fail(2, 42) && !fail(2, 42) && !fail(2, 42), "at most half ejected");
-    let order = f.order(Some("x"), 43, 1);
+    let order = f.order(Some("x"), 43, 1, &[]);
     assert!(order[..2].iter().all(|i| *i == 2 || *i == 3), "healthy first: {order:?}");
-    let ejected_at = |i: u64| f.order(None, i, 1);
+    let ejected_at = |i: u64| f.order(None, i, 1, &[]);
     assert_eq!(ejected_at(10_000).len(), 4);
     // A pool of one never ejects its only origin.
     let one = fleet(&[1]);
@@ -151,10 +151,15 @@ fn failures_eject_with_a_growing_backoff_and_never_more_than_half_the_pool() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn retries_only_for_idempotent_bodiless_requests_within_the_budget() {
-    assert!(may_retry("GET", false) && may_retry("HEAD", false) && may_retry("OPTIONS", false));
-    for (method, body) in [("POST", false), ("PUT", false), ("DELETE", false), ("GET", true)] {
-        assert!(!may_retry(method, body), "{method} body={body}");
+    for method in ["GET", "HEAD", "OPTIONS"] {
+        assert!(may_retry(method, false, false), "{method}");
     }
+    for (method, body) in [("POST", false), ("PUT", false), ("DELETE", false), ("GET", true)] {
+        assert!(!may_retry(method, body, false), "{method} body={body}");
+    }
+    // Never connected (Cloudflare's 521-523): any method, but a body is never replayed.
+    assert!(may_retry("POST", false, true) && may_retry("DELETE", false, true));
+    assert!(!may_retry("POST", true, true));
     let f = fleet(&[1, 1]);
     for _ in 0..100 {
         f.count_request(0);
@@ -173,7 +178,7 @@ fn a_drained_origin_gets_no_request_and_an_undrained_one_ramps_up() {
     state.drain("http://o1.test", 100);
     f.apply(&state);
     for n in 0..300 {
-        let order = f.order(Some(&sid(n)), 101, n.into());
+        let order = f.order(Some(&sid(n)), 101, n.into(), &[]);
         assert_eq!(order.last(), Some(&1), "drained comes last");
         assert!(order[..2].iter().all(|i| *i != 1));
     }
@@ -182,17 +187,110 @@ fn a_drained_origin_gets_no_request_and_an_undrained_one_ramps_up() {
         f.start(0);
         f.finish(0, Attempt::Failed, 101);
     }
-    assert_eq!(f.order(None, 102, 5), [2, 0, 1]);
+    assert_eq!(f.order(None, 102, 5, &[]), [2, 0, 1]);
     // Undrained at 200 with a 30 s slow start: a few sessions at first, its share later.
     state.undrain("http://o1.test", 200);
     f.apply(&state);
-    let share = |now| (0..3000).filter(|n| f.order(Some(&sid(*n)), now, 0)[0] == 1).count();
+    let share = |now| (0..3000).filter(|n| f.order(Some(&sid(*n)), now, 0, &[])[0] == 1).count();
     let (early, later) = (share(201), share(260));
     assert!(early < 300, "a tenth of its weight at first: {early} of 3000");
     assert!(later > 800, "all of it after the slow start: {later} of 3000");
     let round = PoolState::parse(&state.to_json()).unwrap();
     assert_eq!(round, state);
     assert!(PoolState::parse(b"{\"drained\": 1}").unwrap_err().contains("`pool` is malformed"));
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_deploys_origins_come_first_while_healthy_then_the_current_pool() {
+    let f = fleet(&[1, 1, 1]);
+    let old = |n: u32| PoolOrigin { url: format!("http://old{n}.test"), weight: 1 };
+    // A deploy naming one configured origin and two of its own.
+    let prefer = f.learn(&[old(0), PoolOrigin { url: "http://o2.test".into(), weight: 1 }, old(1)]);
+    assert_eq!(prefer, [3, 2, 4]);
+    assert_eq!(f.learn(&[old(1)]), [4], "learned once");
+    for n in 0..200 {
+        let order = f.order(Some(&sid(n)), 0, n.into(), &prefer);
+        assert_eq!(order.len(), 5);
+        let mut head = order[..3].to_vec();
+        head.sort_unstable();
+        assert_eq!(head, [2, 3, 4], "the deploy's origins first: {order:?}");
+        // Other requests never see the learned origins.
+        assert_eq!(f.order(Some(&sid(n)), 0, n.into(), &[]).len(), 3);
+    }
+    // The deploy's origins fail: the current pool comes first, then they.
+    for i in [3, 4] {
+        for _ in 0..EJECT_AFTER {
+            f.start(i);
+            f.finish(i, Attempt::Failed, 10);
+        }
+        assert!(f.is_ejected(i, 11));
+    }
+    let order = f.order(None, 11, 5, &prefer);
+    assert_eq!(order[0], 2, "its healthy origin still first: {order:?}");
+    assert!(order[1..3].iter().all(|i| *i < 2), "then the pool: {order:?}");
+    assert!(order[3..].iter().all(|i| *i >= 3), "then the ejected: {order:?}");
+    // Learning stops at MAX_LEARNED; the rest are left out.
+    let many: Vec<PoolOrigin> = (0..40).map(|n| old(100 + n)).collect();
+    assert_eq!(f.learn(&many).len(), MAX_LEARNED - 2);
+    assert_eq!(f.len(), 3 + MAX_LEARNED);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn an_origin_failing_its_health_check_comes_after_the_healthy_while_the_report_is_current() {
+    let f = fleet(&[1, 1, 1]);
+    let results = vec![
+        ("http://o0.test".to_owned(), Ok(())),
+        ("http://o1.test".to_owned(), judge(503)),
+        ("http://o2.test".to_owned(), Ok(())),
+    ];
+    let (report, write) = HealthReport::after_checks(None, results.clone(), 1000);
+    assert!(write, "a first report is written");
+    assert_eq!(
+        report.failing("http://o1.test"),
+        Some(&Failing { since: 1000, why: "status 503".into() })
+    );
+    f.apply_health(&HealthReport::parse(&report.to_text()).unwrap(), 1001);
+    assert!(f.is_failing(1, 1001) && !f.is_ejected(1, 1001));
+    for n in 0..300 {
+        assert_eq!(f.order(Some(&sid(n)), 1001, n.into(), &[]).last(), Some(&1));
+    }
+    // The same result a minute later: not written again, `since` kept.
+    let (again, write) = HealthReport::after_checks(Some(&report), results.clone(), 1060);
+    assert!(!write);
+    assert_eq!(
+        (again.checked_at, again.failing("http://o1.test").map(|f| f.since)),
+        (1000, Some(1000))
+    );
+    // Due for a rewrite, or changed: written.
+    assert!(HealthReport::after_checks(Some(&report), results, 1000 + health::HEALTH_REWRITE).1);
+    let healed = vec![("http://o1.test".to_owned(), Ok(()))];
+    let (healed, write) = HealthReport::after_checks(Some(&report), healed, 1060);
+    assert!(write && healed.failing.is_empty());
+    // A report nobody refreshed stops counting.
+    f.apply_health(&report, 1000 + health::HEALTH_MAX_AGE);
+    assert!(!f.is_failing(1, 1000 + health::HEALTH_MAX_AGE));
+    assert!(judge(200).is_ok() && judge(204).is_ok() && judge(301).is_err());
+    assert_eq!(HealthReport::parse(&again.to_text()).unwrap(), again, "the text round-trips");
+    for bad in [&b"{}"[..], b"checked_at x", b"checked_at 1\nfailing http://a", b"\xff"] {
+        assert!(HealthReport::parse(bad).unwrap_err().contains("`pool-health` is malformed"));
+    }
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn an_answer_from_a_drained_origin_keeps_it_drained_and_its_slow_start() {
+    // An in-flight request answered by a drained origin once reset all its state,
+    // drained flag included, until the next pool read: new requests reached it.
+    let f = fleet(&[1, 1]);
+    let mut state = PoolState::default();
+    state.drain("http://o0.test", 10);
+    f.apply(&state);
+    f.start(0);
+    f.finish(0, Attempt::Answered, 11);
+    assert!(f.is_drained(0));
+    assert_eq!(f.order(None, 11, 0, &[]), [1, 0]);
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -220,15 +318,15 @@ mod prop {
                 f.start(i);
                 f.finish(i, Attempt::Failed, at);
             }
-            let order = f.order(sid.as_deref(), now, random);
+            let order = f.order(sid.as_deref(), now, random, &[]);
             let mut sorted = order.clone();
             sorted.sort_unstable();
             prop_assert_eq!(sorted, (0..weights.len()).collect::<Vec<_>>());
             let c = f.counters.borrow();
-            let out = |i: &usize| c.origins[*i].ejected_until > now;
+            let out = |i: &usize| c.states[*i].ejected_until > now;
             let first_out = order.iter().position(out).unwrap_or(order.len());
             prop_assert!(order[first_out..].iter().all(out), "{:?}", order);
-            prop_assert!(c.origins.iter().filter(|s| s.ejected_until > now).count() * 2 <= weights.len());
+            prop_assert!(c.states.iter().filter(|s| s.ejected_until > now).count() * 2 <= weights.len());
         }
     }
 }

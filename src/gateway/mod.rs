@@ -110,15 +110,12 @@ pub struct Forward {
 
 impl Forward {
     /// Tells the origin which deploy the client runs (`X-Deploy-Id`, replacing any
-    /// value the client sent) and, when that deploy has its own backend, sends the
-    /// request there instead of `ORIGIN_URL`.
-    pub fn pin_deploy(&mut self, req: &RequestHead, deploy: Option<&str>, origin: Option<&str>) {
+    /// value the client sent). Which origin gets it is the pool's choice
+    /// ([`crate::fleet::Fleet::order`], the deploy's own origins first).
+    pub fn pin_deploy(&mut self, deploy: Option<&str>) {
         self.headers.remove(crate::assets::DEPLOY_HEADER);
         if let Some(deploy) = deploy {
             self.headers.append(crate::assets::DEPLOY_HEADER, deploy);
-        }
-        if let Some(origin) = origin {
-            self.to_origin(req, origin);
         }
     }
 

@@ -250,7 +250,7 @@ fn a_failed_idempotent_request_is_retried_once_on_another_origin_and_a_post_is_n
     let (answer, log) = run(&w, &req("GET", "/api/y", &[]), &assets, &denylist, &p);
     assert!(matches!(answer, Answer::Pass { reply: 503, .. }), "the last answer passes on");
     assert_eq!(p.sent.borrow().len(), 2);
-    assert!(log.iter().any(|l| l.contains("retrying GET /api/y on")), "{log:?}");
+    assert!(log.iter().any(|l| l.contains("retrying GET /api/y on another origin")), "{log:?}");
     let p = pool(Ok(503), Ok(503), Ok(503));
     let post = req("POST", "/api/y", &[("content-length", "2")]);
     let (_, _) = run(&w, &post, &assets, &denylist, &p);
@@ -278,4 +278,98 @@ fn a_pool_with_every_origin_gone_answers_json_and_ejects_after_repeated_failures
         logs.extend(log);
     }
     assert!(logs.iter().any(|l| l.contains("ejected after 3 failures")), "{logs:?}");
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_deploys_pool_serves_its_pages_while_up_then_the_current_pool_takes_over() {
+    let w = worker(&[]);
+    let (assets, denylist) = (published(), Recording::new(T0));
+    let p = |v1: Result<u16, UpstreamError>| Pool {
+        sent: RefCell::default(),
+        answers: vec![("v1.origin.test", v1), ("127.0.0.1:8788", Ok(200))],
+    };
+    let up = p(Ok(200));
+    for n in 0..5 {
+        let (answer, _) = run(&w, &req("GET", &format!("/api/{n}"), &[]), &assets, &denylist, &up);
+        assert!(matches!(answer, Answer::Pass { reply: 200, .. }));
+    }
+    assert!(up.sent.borrow().iter().all(|u| u.starts_with("https://v1.origin.test/")));
+    // The deploy's origin goes away: its requests fail over to the pool (a POST
+    // without a body too when Cloudflare says it never connected), and once it is
+    // ejected they go to the pool first.
+    let down = p(Err(UpstreamError::Failed("Network connection lost.".into())));
+    for n in 0..6 {
+        let (answer, _) =
+            run(&w, &req("GET", &format!("/api/{n}"), &[]), &assets, &denylist, &down);
+        assert!(matches!(answer, Answer::Pass { reply: 200, .. }), "request {n}");
+    }
+    let sent = down.sent.borrow();
+    assert_eq!(sent.iter().filter(|u| u.contains("v1.origin")).count(), EJECT_AFTER as usize);
+    assert!(sent.iter().rev().take(3).all(|u| u.starts_with("http://127.0.0.1:8788/api/")));
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_request_cloudflare_never_connected_is_retried_whatever_its_method_but_a_body_never() {
+    let (assets, denylist) = (Recording::new(T0), Recording::new(T0));
+    let w = worker(&[("ORIGINS", "http://a.test, http://b.test")]);
+    let pool = || Pool {
+        sent: RefCell::default(),
+        answers: vec![("a.test", Ok(521)), ("b.test", Ok(521))],
+    };
+    for method in ["POST", "DELETE", "PATCH"] {
+        let p = pool();
+        let (_, log) = run(&w, &req(method, "/api/logout", &[]), &assets, &denylist, &p);
+        assert_eq!(p.sent.borrow().len(), 2, "{method}: {log:?}");
+    }
+    let p = pool();
+    let post = req("POST", "/api/upload", &[("content-length", "5")]);
+    let (_, _) = run(&w, &post, &assets, &denylist, &p);
+    assert_eq!(p.sent.borrow().len(), 1, "a body is a stream sent once");
+    // A 502 from the origin itself may have done the work: a POST is not retried.
+    let p =
+        Pool { sent: RefCell::default(), answers: vec![("a.test", Ok(502)), ("b.test", Ok(502))] };
+    let (_, _) = run(&w, &req("POST", "/api/logout", &[]), &assets, &denylist, &p);
+    assert_eq!(p.sent.borrow().len(), 1);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn the_health_check_stores_what_failed_and_every_isolate_avoids_it() {
+    let spec = "http://a.test, http://b.test, http://c.test";
+    let checker = worker(&[("ORIGINS", spec), ("HEALTH_CHECK_PATH", "/healthz")]);
+    let assets = Recording::new(T0);
+    let p = Pool {
+        sent: RefCell::default(),
+        answers: vec![
+            ("a.test", Ok(200)),
+            ("b.test", Ok(503)),
+            ("c.test", Err(UpstreamError::TimedOut)),
+        ],
+    };
+    let mut log = Vec::new();
+    block_on_ready(checker.check_health(&assets, &p, T0, &mut log)).unwrap();
+    assert_eq!(
+        *p.sent.borrow(),
+        ["http://a.test/healthz", "http://b.test/healthz", "http://c.test/healthz"]
+    );
+    let report = HealthReport::parse(&assets.raw_get(fleet::HEALTH_KEY).unwrap()).unwrap();
+    let failing: Vec<&str> = report.failing.iter().map(|(url, _)| url.as_str()).collect();
+    assert_eq!(failing, ["http://b.test", "http://c.test"]);
+    assert_eq!(report.failing("http://c.test").unwrap().why, "no answer within 5 s");
+    // Another isolate, serving: only a.test gets requests while it is up.
+    let w = worker(&[("ORIGINS", spec)]);
+    let denylist = Recording::new(T0);
+    let serving = Pool { sent: RefCell::default(), answers: vec![("a.test", Ok(200))] };
+    for n in 0..20 {
+        let (answer, _) =
+            run(&w, &req("GET", &format!("/x{n}"), &[]), &assets, &denylist, &serving);
+        assert!(matches!(answer, Answer::Pass { reply: 200, .. }));
+    }
+    assert!(serving.sent.borrow().iter().all(|u| u.starts_with("http://a.test/")));
+    // Without HEALTH_CHECK_PATH the cron trigger checks nothing and says why.
+    let mut log = Vec::new();
+    block_on_ready(w.check_health(&assets, &p, T0, &mut log)).unwrap();
+    assert!(log[0].contains("HEALTH_CHECK_PATH is not set"), "{log:?}");
 }

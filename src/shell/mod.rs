@@ -465,6 +465,58 @@ impl Upstream for Fetch<'_> {
     }
 }
 
+/// The active health check's requests: a `GET` without a body; the answer's body is
+/// dropped unread (only the status counts).
+struct Probe;
+
+impl Upstream for Probe {
+    type Reply = u16;
+
+    async fn send(&self, url: &str, headers: &Headers, timeout: u64) -> Result<u16, UpstreamError> {
+        let ms = u32::try_from(timeout.saturating_mul(1000)).unwrap_or(u32::MAX);
+        let sent = async {
+            let promise = fetch_manual(url, "GET", &headers_to_js(headers)?, None, ms)?;
+            Io::new(promise).await?.dyn_into::<web_sys::Response>()
+        };
+        match sent.await {
+            Ok(reply) => {
+                if let Some(body) = reply.body() {
+                    let _ = body.cancel();
+                }
+                Ok(reply.status())
+            }
+            Err(e) if js_error(&e) == timed_out_message() => Err(UpstreamError::TimedOut),
+            Err(e) => Err(UpstreamError::Failed(js_error(&e))),
+        }
+    }
+
+    fn headers(&self, _reply: &u16) -> Headers {
+        Headers::new()
+    }
+
+    fn status(&self, reply: &u16) -> u16 {
+        *reply
+    }
+}
+
+/// The Worker's `scheduled` handler (a cron trigger of `[triggers] crons`): the
+/// active health check of the pool ([`Worker::check_health`]), its lines logged.
+#[wasm_bindgen]
+pub fn scheduled(_event: JsValue, env: Env, _ctx: JsValue) -> JsValue {
+    drive::run(async move {
+        let mut log = Vec::new();
+        match isolate(&env) {
+            Ok(worker) => {
+                let assets = Kv::new(&env, worker.bindings().assets);
+                worker.check_health(&assets, &Probe, now(), &mut log).await;
+            }
+            Err(e) => log.push(e),
+        }
+        log_all(&log);
+        JsValue::UNDEFINED
+    })
+}
+
 fn js_error(e: &JsValue) -> String {
     e.dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))

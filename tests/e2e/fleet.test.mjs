@@ -9,6 +9,11 @@
 // - a rolling deploy: each origin in turn drained (`edge-session origins drain`),
 //   restarted and undrained under load: no failed request, and the drained origin
 //   answers nothing new once POOL_CACHE_TTL has passed;
+// - active health checks: the cron handler (`wrangler dev --test-scheduled`) finds an
+//   origin failing HEALTH_CHECK_PATH; from the KV report, new requests avoid it
+//   (although it still answers), and return once it passes again;
+// - deploy-aware pools: a deploy's pages talk to that deploy's origins while any is
+//   up, then to the current pool; new clients go to the current deploy's origins;
 // - every origin gone: JSON 502/504 within ORIGIN_TIMEOUT plus a margin, never 500,
 //   while static assets are still served from KV; the session stays valid throughout.
 import { test, before, after } from 'node:test';
@@ -63,8 +68,11 @@ before(async () => {
     origins.push({ port, proc: await startOrigin(port, secrets.ORIGIN_SECRET) });
   }
   const list = origins.map((o) => `http://127.0.0.1:${o.port}`).join(', ');
-  const vars = { ORIGINS: list, ORIGIN_TIMEOUT: String(TIMEOUT_S), POOL_CACHE_TTL: '1', ORIGIN_SLOW_START: '1' };
-  stack = await startStack({ origin: false, secrets, vars });
+  const vars = {
+    ORIGINS: list, ORIGIN_TIMEOUT: String(TIMEOUT_S), POOL_CACHE_TTL: '1', ORIGIN_SLOW_START: '1',
+    HEALTH_CHECK_PATH: '/healthz',
+  };
+  stack = await startStack({ origin: false, secrets, vars, testScheduled: true });
   const login = await fetch(`${stack.url}/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -150,22 +158,13 @@ test('a rolling deploy: drain, restart and undrain each origin under load, no fa
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const urlOf = (o) => `http://127.0.0.1:${o.port}`;
   const marks = [];
-  const drains = [];
   const results = await load(3 * 9000, async () => {
     for (const o of origins) {
       await cli(['origins', 'drain', urlOf(o), ...kvArgs(stack)]);
-      // POOL_CACHE_TTL is 1 s, but once (fresh clone, under this load) the drain took
-      // longer to show (cause not found yet; a local KV read failing next to the
-      // one-shot that wrote is a suspect): wait until 10 anonymous requests in a row
-      // avoid the origin, at most 10 s (the documented bound: POOL_CACHE_TTL at most
-      // 10 s, plus KV propagation), then check nothing new reaches it.
-      const drainedAt = Date.now();
-      for (let clear = 0; clear < 10; ) {
-        assert.ok(Date.now() - drainedAt < 10_000, `origin ${o.port} still answered 10 s after its drain`);
-        clear = (await hit('/api/public', '')).origin?.endsWith(`:${o.port}`) ? 0 : clear + 1;
-      }
-      drains.push(Date.now() - drainedAt);
-      await sleep(500);
+      // POOL_CACHE_TTL is 1 s: after it (and a margin) nothing new reaches the origin.
+      // (A drained origin used to forget its drain when it answered a request still
+      // in flight, until the next pool read: src/fleet.rs `finish`, fixed.)
+      await sleep(1500);
       marks.push({ port: o.port, from: Date.now() });
       await sleep(1500);
       signal(o, 'SIGKILL');
@@ -175,7 +174,6 @@ test('a rolling deploy: drain, restart and undrain each origin under load, no fa
       await sleep(1500);
     }
   });
-  console.error(`# drains took effect after ${drains.join(', ')} ms`);
   assert.deepEqual(failures(results).map((r) => `${r.status} ${r.text.slice(0, 80)}`), []);
   for (const m of marks) {
     // A request that started after the drain took effect, while the origin was down.
@@ -186,6 +184,70 @@ test('a rolling deploy: drain, restart and undrain each origin under load, no fa
   for (let i = 0; i < 60; i++) spread.add((await hit('/api/public', '')).origin);
   assert.equal(spread.size, 3, `every origin takes requests again: ${[...spread]}`);
   assert.match(await cli(['origins', 'list', ...kvArgs(stack)]), /undrained/);
+});
+
+test('active health checks: an origin failing HEALTH_CHECK_PATH gets no new request, and returns when it passes', async () => {
+  const sick = origins[1];
+  const setHealth = async (status) => {
+    const r = await fetch(`http://127.0.0.1:${sick.port}/healthz?status=${status}`, { method: 'POST' });
+    assert.equal(r.status, 200, await r.text());
+  };
+  const cron = async () => {
+    const r = await fetch(`${stack.url}/__scheduled?cron=*+*+*+*+*`);
+    assert.equal(r.status, 200, await r.text());
+  };
+  const answered = async (n) => {
+    const seen = [];
+    for (let i = 0; i < n; i++) {
+      const r = await hit('/api/public', '');
+      assert.equal(r.status, 200, r.text);
+      seen.push(r.origin);
+    }
+    return seen;
+  };
+  try {
+    await setHealth(503);
+    await cron();
+    await new Promise((r) => setTimeout(r, 1500)); // POOL_CACHE_TTL plus a margin
+    const during = await answered(60);
+    assert.ok(during.every((o) => !o.endsWith(`:${sick.port}`)), `the failing origin answered: ${during}`);
+    assert.match(await cli(['origins', 'list', ...kvArgs(stack)]), new RegExp(`failing +http://127.0.0.1:${sick.port} .*status 503`));
+    assert.match(stack.output(), /health check of \/healthz: failing \["http:\/\/127\.0\.0\.1:\d+"\]/);
+  } finally {
+    await setHealth(200);
+  }
+  await cron();
+  await new Promise((r) => setTimeout(r, 1500));
+  const back = new Set(await answered(60));
+  assert.equal(back.size, 3, `every origin takes requests again: ${[...back]}`);
+  assert.match(await cli(['origins', 'list', ...kvArgs(stack)]), /every origin passed its health check/);
+});
+
+test('deploy-aware pools: a deploy keeps its own origins while one is up, then the current pool', async () => {
+  const [a, b, c] = origins.map((o) => `http://127.0.0.1:${o.port}`);
+  await publish(stack, site.dir, 'pool-a', '--origin', a);
+  await publish(stack, site.dir, 'pool-bc', '--origin', `${b}, ${c}`);
+  const as = async (deploy, n) => {
+    const seen = [];
+    for (let i = 0; i < n; i++) {
+      const r = await fetch(`${stack.url}/api/public`, { headers: deploy ? { 'x-deploy-id': deploy } : {} });
+      assert.equal(r.status, 200, await r.text());
+      seen.push(`http://${r.headers.get('x-origin')}`); // the demo origin says host:port
+    }
+    return seen;
+  };
+  const old = await as('pool-a', 20);
+  assert.ok(old.every((o) => o === a), `the old deploy's page talks to its origin: ${old}`);
+  const current = new Set(await as(null, 40));
+  assert.deepEqual([...current].sort(), [b, c].sort(), 'new clients get the current deploy\'s origins');
+  // The old deploy's origin goes away: its pages fail over to the current pool.
+  signal(origins[0], 'SIGKILL');
+  try {
+    const after = await as('pool-a', 20);
+    assert.ok(after.every((o) => o === b || o === c), `answered by the pool: ${after}`);
+  } finally {
+    origins[0].proc = await startOrigin(origins[0].port, stack.secrets.ORIGIN_SECRET);
+  }
 });
 
 test('every origin gone: JSON 502/504 within the timeout, assets still served, the session intact', async () => {

@@ -412,12 +412,14 @@ function toEnvFile(obj) {
  *   (ORIGIN_PORT, ORIGIN_SECRET, WWW_DIR are set; ORIGIN_AUDIENCE and EDGE_ISSUER
  *   follow vars.ORIGIN_AUDIENCE and vars.ISSUER when those are given)
  * @param {boolean} [options.origin=true] start the demo origin at all
+ * @param {boolean} [options.testScheduled=false] `wrangler dev --test-scheduled`: GET
+ *   `/__scheduled` runs the worker's cron handler
  * @returns {Promise<{url: string, port: number, originUrl: string, originPort: number, originPid?: number,
  *   secrets: Record<string,string>, persistTo: string, tmpDir: string,
  *   wrangler: (args: string[]) => Promise<{stdout: string, stderr: string}>,
  *   output: () => string, stop: () => Promise<void>}>}
  */
-export async function startStack({ vars = {}, secrets, originEnv = {}, origin = true } = {}) {
+export async function startStack({ vars = {}, secrets, originEnv = {}, origin = true, testScheduled = false } = {}) {
   for (const [what, p] of [
     ['the worker build (scripts/build-worker.sh)', paths.workerEntry],
     ['wrangler (npm ci)', paths.wrangler],
@@ -469,6 +471,7 @@ export async function startStack({ vars = {}, secrets, originEnv = {}, origin = 
       '--persist-to', persistTo,
       '--env-file', envFile,
       '--show-interactive-dev-session=false',
+      ...(testScheduled ? ['--test-scheduled'] : []),
       '--log-level', process.env.E2E_WRANGLER_LOG_LEVEL || 'log',
       ...Object.entries(allVars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
     ];

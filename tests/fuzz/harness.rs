@@ -520,25 +520,46 @@ fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-/// The origin pool: `ORIGINS` from the first line (parsing never panics), then each
+/// The origin pool: `ORIGINS` from the first line, a deploy's pool from the second,
+/// the stored health report from the third (its lines joined by `|`; parsing never
+/// panics), then each
 /// following byte drives the pool's state (start a request, an answer, a failure,
-/// time passing). Throughout: `order` lists every origin once, ejected origins never
-/// before a healthy one, and never more than half the pool is ejected.
+/// time passing, a drain). Throughout: `order` lists every configured and preferred
+/// origin once, failing (ejected or check-failed) origins never before a healthy
+/// one, drained ones last, and never more than half the pool ejected.
 pub fn pool(data: &[u8]) {
     let text = text(data);
-    let (spec, ops) = text.split_once('\n').unwrap_or((&text, ""));
-    let check = |u: &str| match u.starts_with("http://") || u.starts_with("https://") {
-        true => Ok(u.trim_end_matches('/').to_owned()),
-        false => Err(format!("`{u}` is not an http(s) URL")),
-    };
-    let Ok(origins) = fleet::parse_origins(spec, check) else { return };
-    let n = origins.len();
+    let mut lines = text.splitn(4, '\n');
+    let (spec, deploy, health, ops) =
+        (lines.next().unwrap_or(""), lines.next().unwrap_or(""), lines.next(), lines.next());
+    let Ok(origins) = fleet::parse_origins(spec, fleet::check_url) else { return };
+    let configured = origins.len();
     let f = Fleet::new(origins, 30);
+    let prefer = match edge_session::manifest::deploy_pool(deploy) {
+        Ok(pool) => f.learn(&pool),
+        Err(_) => Vec::new(),
+    };
+    let listed: Vec<usize> =
+        (0..f.len()).filter(|i| *i < configured || prefer.contains(i)).collect();
     let mut now = NOW;
-    for (k, b) in ops.bytes().enumerate() {
-        let i = usize::from(b >> 2) % n;
+    // The report's lines are separated by `|` on its one line here.
+    let health = health.map(|h| h.replace('|', "\n"));
+    if let Some(Ok(report)) = health.map(|h| fleet::HealthReport::parse(h.as_bytes())) {
+        f.apply_health(&report, now);
+    }
+    let mut state = fleet::PoolState::default();
+    for (k, b) in ops.unwrap_or("").bytes().enumerate() {
+        let i = usize::from(b >> 2) % f.len();
         match b & 3 {
             0 => f.start(i),
+            1 if k % 7 == 0 => {
+                let url = f.url(i).unwrap_or_default();
+                match state.drained.contains_key(&url) {
+                    true => state.undrain(&url, now),
+                    false => state.drain(&url, now),
+                }
+                f.apply(&state);
+            }
             1 => {
                 f.finish(i, Attempt::Answered, now);
             }
@@ -547,13 +568,18 @@ pub fn pool(data: &[u8]) {
             }
             _ => now += u64::from(b >> 2),
         }
-        let order = f.order((k % 2 == 0).then_some("sid"), now, b.into());
+        let order = f.order((k % 2 == 0).then_some("sid"), now, b.into(), &prefer);
         let mut seen = order.clone();
         seen.sort_unstable();
-        assert_eq!(seen, (0..n).collect::<Vec<_>>(), "every origin once: {order:?}");
-        let ejected = (0..n).filter(|i| f.is_ejected(*i, now)).count();
-        assert!(ejected * 2 <= n, "{ejected} of {n} ejected");
-        let first_out = order.iter().position(|i| f.is_ejected(*i, now)).unwrap_or(n);
-        assert!(order.iter().skip(first_out).all(|i| f.is_ejected(*i, now)), "{order:?}");
+        assert_eq!(seen, listed, "every listed origin once: {order:?}");
+        let ejected = (0..f.len()).filter(|i| f.is_ejected(*i, now)).count();
+        assert!(ejected * 2 <= f.len(), "{ejected} of {} ejected", f.len());
+        let rank = |i: &usize| match (f.is_drained(*i), f.is_failing(*i, now)) {
+            (true, _) => 2,
+            (false, true) => 1,
+            (false, false) => 0,
+        };
+        let ranks: Vec<u8> = order.iter().map(rank).collect();
+        assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{order:?} ranks {ranks:?}");
     }
 }

@@ -88,8 +88,10 @@ pub struct PublishArgs {
     /// Publish as a canary: send PCT % of new clients to it (0: only `?dpl=`).
     #[arg(long, value_name = "PCT", value_parser = clap::value_parser!(u8).range(0..=100))]
     pub canary: Option<u8>,
-    /// Origin base URL for clients pinned to this deploy.
-    #[arg(long, value_name = "URL")]
+    /// This deploy's own origins, for clients pinned to it: one base URL, or a pool
+    /// as in ORIGINS ("https://v42-a.internal, https://v42-b.internal weight=2");
+    /// used while any is healthy, then the current pool.
+    #[arg(long, value_name = "URLS")]
     pub origin: Option<String>,
     /// Treat every file under this prefix as immutable (repeatable), e.g. `assets/`.
     #[arg(long, value_name = "PREFIX")]

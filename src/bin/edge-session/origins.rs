@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 
-use edge_session::fleet::{PoolState, POOL_KEY};
-use edge_session::manifest::{checked_origin, format_utc};
+use edge_session::fleet::{check_url, HealthReport, PoolState, HEALTH_KEY, POOL_KEY};
+use edge_session::manifest::format_utc;
 use edge_session::store::{block_on_ready, KvStore};
 
 use crate::assets::DEFAULT_BINDING;
@@ -20,7 +20,7 @@ use crate::wrangler_kv::{KvArgs, WranglerKv};
 /// Change or show which origins of `ORIGINS` take new requests.
 #[derive(Subcommand, Debug)]
 pub enum OriginsCmd {
-    /// Show drained and undrained origins.
+    /// Show drained and undrained origins, and what the last health check found.
     List(ListArgs),
     /// Stop new requests to an origin (as listed in ORIGINS), e.g. before redeploying it.
     Drain(ChangeArgs),
@@ -65,8 +65,9 @@ pub fn run(cmd: OriginsCmd, now: u64) -> Result<ExitCode> {
     let store = WranglerKv::from_args(kv, DEFAULT_BINDING);
     let mut state = read(&store)?;
     if let Some((drain, url)) = change {
-        let Some(url) = checked_origin(url) else {
-            bail!("`{url}` is not an origin URL (http:// or https://, a host, no query)");
+        let url = match check_url(url) {
+            Ok(url) => url,
+            Err(why) => bail!("the origin URL {why}"),
         };
         match drain {
             true => state.drain(&url, now),
@@ -89,5 +90,25 @@ pub fn run(cmd: OriginsCmd, now: u64) -> Result<ExitCode> {
     for (url, at) in &state.undrained {
         println!("undrained  {url}  since {}", format_utc(*at));
     }
+    print_health(&store, now)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the last active health check (the cron trigger) found, if one ran.
+fn print_health(store: &WranglerKv, now: u64) -> Result<()> {
+    let Some(bytes) = ready(store.get(HEALTH_KEY))?? else {
+        println!("no health check has run (HEALTH_CHECK_PATH and a cron trigger turn them on)");
+        return Ok(());
+    };
+    let report = HealthReport::parse(&bytes).map_err(anyhow::Error::msg)?;
+    let when = format_utc(report.checked_at);
+    if !report.is_current(now) {
+        println!("health report of {when} is too old to count (is the cron trigger running?)");
+    } else if report.failing.is_empty() {
+        println!("every origin passed its health check (report of {when})");
+    }
+    for (url, f) in &report.failing {
+        println!("failing    {url}  since {}: {} (report of {when})", format_utc(f.since), f.why);
+    }
+    Ok(())
 }
