@@ -9,7 +9,7 @@
 //
 // Environment (all optional): BENCH_ROUNDS (5), BENCH_E2E_ROUNDS (max(BENCH_ROUNDS,
 // 11): the end-to-end peer comparison), BENCH_SECONDS (2, per wrk run),
-// BENCH_CONNECTIONS (10), BENCH_SECTIONS ("1,2,3,4"), BENCH_WRITE (1: write
+// BENCH_CONNECTIONS (10), BENCH_SECTIONS ("1,2,3,4,5"), BENCH_WRITE (1: write
 // BENCHMARKS.md), BENCH_PORT_BASE (18700), BENCH_TOOLS_DIR (directory whose
 // node_modules has wrangler/miniflare/esbuild; the repository root),
 // BENCH_WORKER_DIR (the worker build; <root>/build), CARGO_TARGET_DIR;
@@ -42,9 +42,12 @@ const ROUNDS = Number(env.BENCH_ROUNDS ?? 5);
 const E2E_ROUNDS = Number(env.BENCH_E2E_ROUNDS ?? Math.max(ROUNDS, 11));
 const SECONDS = Number(env.BENCH_SECONDS ?? 2);
 const CONNS = Number(env.BENCH_CONNECTIONS ?? 10);
-const SECTIONS = new Set((env.BENCH_SECTIONS ?? "1,2,3,4").split(",").map((s) => s.trim()));
+const SECTIONS = new Set((env.BENCH_SECTIONS ?? "1,2,3,4,5").split(",").map((s) => s.trim()));
 const WRITE = env.BENCH_WRITE !== "0";
 const PORT = Number(env.BENCH_PORT_BASE ?? 18700);
+// Workers (isolates) of the failover row: each gives EJECT_AFTER (3) failovers
+// before its dead origin is ejected.
+const FAILOVER_COPIES = 10;
 const SERVER_CPU = 0;
 const LOAD_CPU = cpuCount() >= 2 ? 1 : 0;
 const BIN = join(TARGET, "release");
@@ -215,10 +218,10 @@ async function waitForPort(port, ms = 20000) {
   throw new Error(`nothing answers on 127.0.0.1:${port}`);
 }
 
-function startOrigin(secret) {
+function startOrigin(secret, port = PORT) {
   const [cmd, args] = pinned(LOAD_CPU, ORIGIN, []);
   const child = spawn(cmd, args, {
-    env: { ...env, ORIGIN_PORT: String(PORT), ORIGIN_SECRET: secret, WWW_DIR: join(OUT, "site") },
+    env: { ...env, ORIGIN_PORT: String(port), ORIGIN_SECRET: secret, WWW_DIR: join(OUT, "site") },
     stdio: ["ignore", "ignore", "ignore"],
   });
   children.push(child);
@@ -344,15 +347,21 @@ async function prepare() {
     nodePaths,
   });
 
-  const ports = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 101, 104, 105].map((k) => PORT + k);
+  // The fleet rows (#17): two more origins, a pool worker, FAILOVER_COPIES failover
+  // workers, and a port where nothing listens (the dead origin).
+  fx.poolPorts = [PORT, PORT + 11, PORT + 12];
+  fx.deadPort = PORT + 13;
+  const failPorts = Array.from({ length: FAILOVER_COPIES }, (_, i) => PORT + 20 + i);
+  const ports = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 101, 104, 105].map((k) => PORT + k);
+  ports.push(...failPorts);
   for (const port of ports) {
     if (await answers(port)) {
       throw new Error(`port ${port} on 127.0.0.1 is busy (a bench still running?); pick others with BENCH_PORT_BASE`);
     }
   }
   log("starting the demo origin and workerd");
-  startOrigin(fx.keys.ORIGIN_SECRET);
-  await waitForPort(PORT);
+  for (const port of fx.poolPorts) startOrigin(fx.keys.ORIGIN_SECRET, port);
+  for (const port of fx.poolPorts) await waitForPort(port);
   const originUrl = `http://127.0.0.1:${PORT}`;
   const edgeVars = {
     SESSION_KEYS: fx.keys.SESSION_KEYS,
@@ -371,20 +380,27 @@ async function prepare() {
     peermem: PORT + 8,
     ...(fx.wbDir ? { edgewb: PORT + 9 } : {}),
     ...(fx.wbgDir ? { edgewbg: PORT + 10 } : {}),
+    edgepool: PORT + 14,
+    ...Object.fromEntries(failPorts.map((port, i) => [`edgefail${i}`, port])),
   };
   // An edge-session worker (the build in `dir`) whose denylist is the in-memory binding.
-  const memEdge = (name, dir = WORKER_DIR) =>
+  const memEdge = (name, dir = WORKER_DIR, vars = {}) =>
     edgeWorker(
       name,
       fx.workers[name],
-      { ...edgeVars, DENYLIST_BINDING: "DENYLIST_MEM" },
+      { ...edgeVars, DENYLIST_BINDING: "DENYLIST_MEM", ...vars },
       { wrappedBindings: { DENYLIST_MEM: "memkv" } },
       dir,
     );
+  const pool = fx.poolPorts.map((port) => `http://127.0.0.1:${port}`).join(", ");
+  // The dead origin first for nearly every request (weight 100 against 1).
+  const failing = `http://127.0.0.1:${fx.deadPort} weight=100, ${originUrl}`;
   fx.mfOptions = (only) => {
     const all = [
       edgeWorker("edge", fx.workers.edge, edgeVars),
       memEdge("edgemem"),
+      memEdge("edgepool", WORKER_DIR, { ORIGINS: pool }),
+      ...failPorts.map((_, i) => memEdge(`edgefail${i}`, WORKER_DIR, { ORIGINS: failing })),
       ...(fx.wbDir ? [memEdge("edgewb", fx.wbDir)] : []),
       ...(fx.wbgDir ? [memEdge("edgewbg", fx.wbgDir)] : []),
       { name: "memkv", modules: true, scriptPath: memkv, modulesRoot: dirname(memkv) },
@@ -468,6 +484,7 @@ async function sanity() {
   for (const [name, headers] of [
     ["edge", c],
     ["edgemem", c],
+    ["edgepool", c],
     ["peer", { cookie: cookieOf(fx.peerCookie) }],
     ["peermem", { cookie: cookieOf(fx.peerCookie) }],
     ...(fx.wbgDir ? [["edgewbg", c]] : []),
@@ -688,6 +705,47 @@ async function section4e2e() {
     const chunks = (v.header.match(/=/g) ?? []).length;
     report.pair(section, `e2e cookie request, ${v.claims_json_len} B claims (${v.sealed.length} B sealed, ${chunks} cookie${chunks > 1 ? "s" : ""}) vs ${fx.scale["100/1"].claims_json_len} B: req/s`, key.split("/")[0] + " B", pick(s[key], "rps"), "100 B", pick(s["100/1"], "rps"), { digits: 0 });
   }
+}
+
+async function section5fleet() {
+  const section = "#17";
+  log(`#17 fleet: ${E2E_ROUNDS} rounds × 2 workers × ${SECONDS}s`);
+  const ec = { cookie: cookieOf(fx.cookie.sealed) };
+  const r = await loads({
+    pool: ["edgepool", "/api/public", ec],
+    single: ["edgemem", "/api/public", ec],
+  }, SECONDS, E2E_ROUNDS);
+  const label = "cookie request (denylist in memory) through a pool of three origins vs ORIGIN_URL alone";
+  report.pair(section, `${label}: req/s`, "pool of 3", pick(r.pool, "rps"), "one origin", pick(r.single, "rps"), { digits: 0 });
+  const cpu = report.pair(section, `${label}: workerd CPU µs/request`, "pool of 3", pick(r.pool, "cpuUsPerReq"), "one origin", pick(r.single, "cpuUsPerReq"), { digits: 0 });
+  report.rows.at(-1).budget = report.budget("CPU/request through a pool of three ≤ 1.05× one origin", cpu <= 1.05, `${cpu.toFixed(3)}×`);
+
+  // One failover: each fresh isolate sends its first EJECT_AFTER anonymous requests
+  // to the dead origin first (connection refused) and retries them on the live one;
+  // after that the dead one is ejected and requests go straight to the live one.
+  log(`#17 failover: ${FAILOVER_COPIES} isolates × (3 failovers, then 3 direct)`);
+  const timed = async (port) => {
+    const t = process.hrtime.bigint();
+    const res = await fetch(`http://127.0.0.1:${port}/api/public`);
+    await res.arrayBuffer();
+    expect(res.status === 200, `failover worker answered ${res.status}`);
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  const failover = [];
+  const direct = [];
+  for (let i = 0; i < FAILOVER_COPIES; i++) {
+    const port = fx.workers[`edgefail${i}`];
+    await get(port, "/_session/jwks.json"); // builds the isolate's worker, no origin
+    const f = [];
+    const d = [];
+    for (let k = 0; k < 3; k++) f.push(await timed(port));
+    for (let k = 0; k < 3; k++) d.push(await timed(port));
+    failover.push(median(f));
+    direct.push(median(d));
+  }
+  report.pair(section, "anonymous request: one failover (first origin refuses the connection, retried on the next) vs straight to a live origin: latency", "failover", failover, "direct", direct, { digits: 2, unit: " ms" });
+  const extra = median(failover.map((f, i) => f - direct[i]));
+  report.note(`one failover added ${extra.toFixed(2)} ms (median over ${FAILOVER_COPIES} isolates of the median of 3 requests each; a refused connection on 127.0.0.1)`);
 }
 
 /** Bytes of `gzip -9` output, as scripts/build-worker.sh counts them (zlib if no gzip). */
@@ -955,7 +1013,7 @@ async function main() {
   const lines = machine();
   if (SECTIONS.has("1")) await section1();
   else report.skip("issue #2 rows (BENCH_SECTIONS)");
-  if (SECTIONS.has("2") || SECTIONS.has("3") || SECTIONS.has("4") || env.BENCH_HOLD) await prepare();
+  if (["2", "3", "4", "5"].some((n) => SECTIONS.has(n)) || env.BENCH_HOLD) await prepare();
   if (env.BENCH_HOLD) {
     log(`servers up (ports ${JSON.stringify(fx.workers)}, origin ${PORT}); Ctrl-C stops`);
     log(`cookie: ${cookieOf(fx.cookie.sealed)}`);
@@ -972,6 +1030,8 @@ async function main() {
     section4sizes();
     await coldStart();
   } else report.skip("issue #5 rows (BENCH_SECTIONS)");
+  if (SECTIONS.has("5")) await section5fleet();
+  else report.skip("issue #17 rows (BENCH_SECTIONS)");
   lines.push(stealLine());
   const table = report.table();
   console.log(`\n${lines.join("\n")}\n\n${table}\n\nBudgets:\n${report.budgetList()}\n`);
