@@ -65,6 +65,9 @@ pub struct Config {
     /// `HEALTH_CHECK_PATH`: the path (and query) the cron trigger's active health
     /// check asks every origin for, e.g. `/healthz`; unset: no active checks.
     pub health_check_path: Option<String>,
+    /// `REQUEST_LOG_SAMPLE`: the share of requests, 0 to 1, that get a JSON request
+    /// log line (`crate::telemetry`); 1 by default, 0 turns the log off.
+    pub request_log_sample: f64,
     /// `SESSION_KEYS` (secret): the key ring; the first key seals.
     pub keys: KeyRing,
     /// `ORIGIN_SECRET` (secret): HMAC key of the `Edge-Session` assertion.
@@ -500,6 +503,18 @@ fn cookie_setting(e: &CookieError) -> &'static str {
     }
 }
 
+/// `REQUEST_LOG_SAMPLE`: a decimal from 0 to 1 (`0.1`: one request in ten).
+fn request_log_sample<L: Lookup>(r: &Reader<'_, L>) -> Result<f64, ConfigError> {
+    let Some(text) = r.raw("REQUEST_LOG_SAMPLE") else { return Ok(1.0) };
+    decimal(&text).filter(|v| *v <= 1.0).ok_or_else(|| {
+        let why = format!(
+            "must be a share from 0 to 1 such as 0.1 (0 turns the request log off), got `{}`",
+            shown(&text)
+        );
+        err("REQUEST_LOG_SAMPLE", why)
+    })
+}
+
 /// `HEALTH_CHECK_PATH`: a path from `/`, printable, at most 512 bytes.
 fn health_check_path<L: Lookup>(r: &Reader<'_, L>) -> Result<Option<String>, ConfigError> {
     let Some(path) = r.raw("HEALTH_CHECK_PATH") else { return Ok(None) };
@@ -546,6 +561,7 @@ impl Config {
             return Err(err("POOL_CACHE_TTL", why));
         }
         let health_check_path = health_check_path(&r)?;
+        let request_log_sample = request_log_sample(&r)?;
         let (keys, origin_key) = secrets(&r)?;
         let cookie = cookie_options(&r)?;
         let policy = session_policy(&r)?;
@@ -558,6 +574,7 @@ impl Config {
             origin_slow_start,
             pool_cache_ttl,
             health_check_path,
+            request_log_sample,
             keys,
             origin_key,
             cookie,
@@ -680,6 +697,8 @@ pub(crate) mod tests {
             ("ORIGIN_SLOW_START", "3601", "ORIGIN_SLOW_START"),
             ("POOL_CACHE_TTL", "11", "POOL_CACHE_TTL"),
             ("HEALTH_CHECK_PATH", "healthz", "HEALTH_CHECK_PATH"),
+            ("REQUEST_LOG_SAMPLE", "2", "REQUEST_LOG_SAMPLE"),
+            ("REQUEST_LOG_SAMPLE", "10%", "REQUEST_LOG_SAMPLE"),
             ("HEALTH_CHECK_PATH", "/health z", "HEALTH_CHECK_PATH"),
             ("HEALTH_CHECK_PATH", "/h#x", "HEALTH_CHECK_PATH"),
             ("ORIGINS", "http://a weight=0", "ORIGINS"),

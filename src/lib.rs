@@ -32,6 +32,7 @@ pub mod jwt;
 pub mod manifest;
 pub mod pipeline;
 pub mod store;
+pub mod telemetry;
 
 #[cfg(target_arch = "wasm32")]
 mod shell;

@@ -28,6 +28,7 @@ use crate::gateway::{Entropy, Finish, Gateway, Log, Step};
 use crate::http::{Headers, RequestHead, Response};
 use crate::manifest;
 use crate::store::{KvStore, Tiered};
+use crate::telemetry::{self, Metrics, Record, Route, SessionState};
 
 /// The names of the runtime bindings the worker uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,7 +153,8 @@ impl Worker {
     }
 
     /// Runs one request (see the module docs for the order). Never panics; every
-    /// failure is an answer, with the reason in `log`.
+    /// failure is an answer, with the reason in `log`; `record` gets what the request
+    /// log says of it ([`Worker::report`]).
     #[allow(clippy::too_many_arguments)] // the runtime's pieces, one each
     pub async fn run<A, F, S, U, E>(
         &self,
@@ -163,6 +165,53 @@ impl Worker {
         entropy: &mut E,
         now: u64,
         log: &mut Log,
+        record: &mut Record,
+    ) -> Answer<U::Reply>
+    where
+        A: KvStore,
+        F: KvStore,
+        S: KvStore,
+        U: Upstream,
+        E: Entropy,
+    {
+        record.method.clone_from(&req.method);
+        record.path.clone_from(&req.path);
+        let answer =
+            self.answer(req, asset_store, denylist, upstream, entropy, now, log, record).await;
+        match &answer {
+            Answer::Respond(r) => {
+                record.status = r.status;
+                record.error = if r.status >= 400 { telemetry::error_code(&r.body) } else { None };
+            }
+            Answer::Pass { reply, .. } => record.status = upstream.status(reply),
+        }
+        answer
+    }
+
+    /// The request log line (when `REQUEST_LOG_SAMPLE` takes this request: `random`
+    /// is uniform over `u32`), after writing the data point to `metrics` when an
+    /// Analytics Engine dataset is bound.
+    pub fn report(
+        &self,
+        record: &Record,
+        random: impl FnOnce() -> u32,
+        metrics: Option<&impl Metrics>,
+    ) -> Option<String> {
+        record.report(self.gateway.config().request_log_sample, random, metrics)
+    }
+
+    /// [`Worker::run`] without the record's status.
+    #[allow(clippy::too_many_arguments)] // the runtime's pieces, one each
+    async fn answer<A, F, S, U, E>(
+        &self,
+        req: &RequestHead,
+        asset_store: &A,
+        denylist: Denylist<F, S>,
+        upstream: &U,
+        entropy: &mut E,
+        now: u64,
+        log: &mut Log,
+        record: &mut Record,
     ) -> Answer<U::Reply>
     where
         A: KvStore,
@@ -174,8 +223,12 @@ impl Worker {
         let client = client_id(req);
         let served = assets::serve(asset_store, &self.cache, req, &self.assets, now, &client).await;
         log.extend(served.log);
+        record.deploy = served.deploy.as_ref().map(|d| d.as_str().to_owned());
         let deploy_origin = match served.outcome {
-            Outcome::Respond(resp) => return Answer::Respond(resp),
+            Outcome::Respond(resp) => {
+                record.route = Route::Asset;
+                return Answer::Respond(resp);
+            }
             Outcome::Forward { origin } => origin,
         };
         let config = self.gateway.config();
@@ -185,11 +238,17 @@ impl Worker {
             strong_reads: config.is_strong(&req.path),
         };
         let mut forward = match self.gateway.handle(req, &denylist, entropy, now, log).await {
-            Step::Respond(resp) => return Answer::Respond(resp),
+            Step::Respond(resp) => {
+                if req.path.starts_with("/_session/") {
+                    record.route = Route::Endpoint;
+                }
+                return Answer::Respond(resp);
+            }
             Step::Forward(f) => f,
         };
-        let deploy = served.deploy.as_ref().map(|d| d.as_str());
-        forward.pin_deploy(deploy);
+        let (state, kid) = forward.session();
+        (record.session, record.kid) = (state, kid.map(str::to_owned));
+        forward.pin_deploy(record.deploy.as_deref());
         let prefer = match deploy_origin.as_deref().map(manifest::deploy_pool) {
             Some(Ok(pool)) => self.fleet.learn(&pool),
             Some(Err(e)) => {
@@ -199,7 +258,8 @@ impl Worker {
             None => Vec::new(),
         };
         self.refresh_pool(asset_store, now, log).await;
-        let result = self.send_upstream(req, &mut forward, &prefer, upstream, entropy, now, log);
+        let result =
+            self.send_upstream(req, &mut forward, &prefer, upstream, entropy, now, log, record);
         let reply = match result.await {
             Ok(reply) => reply,
             Err(e) => return Answer::Respond(origin_failed(e, config.origin_timeout, log)),
@@ -210,7 +270,12 @@ impl Worker {
             self.gateway.finish(forward.pending, &mut headers, &denylist, entropy, now, log).await;
         match finish {
             Finish::Replace(resp) => Answer::Respond(resp),
-            Finish::Pass => Answer::Pass { reply, headers, original },
+            Finish::Pass { refreshed } => {
+                if refreshed {
+                    record.session = SessionState::Refreshed;
+                }
+                Answer::Pass { reply, headers, original }
+            }
         }
     }
 }
@@ -263,6 +328,7 @@ impl Worker {
         entropy: &mut E,
         now: u64,
         log: &mut Log,
+        record: &mut Record,
     ) -> Result<U::Reply, UpstreamError> {
         let timeout = self.gateway.config().origin_timeout;
         let mut targets = [Some(0), None];
@@ -279,7 +345,7 @@ impl Worker {
         let mut last = Err(UpstreamError::Failed("the origin pool is empty".into()));
         let mut failed_on: Option<String> = None;
         for (attempt, i) in targets.into_iter().flatten().enumerate() {
-            if let Some(previous) = failed_on.take() {
+            if let Some(previous) = &failed_on {
                 let not_sent = last.as_ref().is_ok_and(|r| never_connected(upstream.status(r)));
                 if !(fleet::may_retry(&req.method, body, not_sent) && self.fleet.take_retry()) {
                     break;
@@ -291,6 +357,7 @@ impl Worker {
             }
             let Some(url) = self.fleet.url(i) else { break };
             forward.to_origin(req, &url);
+            record.retries = attempt as u8;
             self.fleet.start(i);
             let result = upstream.send(&forward.url, &forward.headers, timeout).await;
             let failed = result.as_ref().map_or(true, |r| failing_status(upstream.status(r)));
@@ -300,9 +367,13 @@ impl Worker {
             }
             last = result;
             if !failed || attempt > 0 {
+                record.origin = Some(url);
                 break;
             }
             failed_on = Some(url);
+        }
+        if record.origin.is_none() {
+            record.origin = failed_on;
         }
         last
     }

@@ -29,8 +29,9 @@ use crate::denylist;
 use crate::http::{Headers, RequestHead, Response};
 use crate::jwt::{self, Alg, JwtKey, TokenClaims, Validation};
 use crate::keyring::KeyPurpose;
-use crate::session::{self, Claims, VerifiedSession};
+use crate::session::{self, Claims, SessionError, VerifiedSession};
 use crate::store::KvStore;
+use crate::telemetry::SessionState;
 
 pub use origin::Finish;
 
@@ -124,6 +125,12 @@ impl Forward {
         self.url = upstream_url(base, req);
     }
 
+    /// What the request's credential turned out to be, and the ring key that
+    /// verified it (for the request log).
+    pub fn session(&self) -> (SessionState, Option<&str>) {
+        (self.pending.state, self.pending.kid.as_deref())
+    }
+
     /// The session id of the request's credential, if any (the pool's stickiness key).
     pub fn session_id(&self) -> Option<&str> {
         self.pending.identity.subject().map(|(sid, ..)| sid)
@@ -147,6 +154,10 @@ fn upstream_url(base: &str, req: &RequestHead) -> String {
 #[derive(Debug)]
 pub struct Pending {
     identity: Identity,
+    /// What the credential turned out to be (for the request log).
+    state: SessionState,
+    /// The ring key of the credential, when one verified.
+    kid: Option<String>,
     cookies: SessionCookies,
     /// The request carried session cookies that must be cleared (bad or revoked).
     clear: bool,
@@ -293,10 +304,21 @@ impl Gateway {
         let mut clear = false;
         let mut oversize = None;
         let mut identity = Identity::Anonymous;
+        let mut state = SessionState::None;
+        let mut kid = None;
         if let Some(token) = bearer(req) {
             match self.verify_bearer(token, now) {
-                Ok(claims) => identity = Identity::Bearer(claims),
-                Err(e) => log.push(format!("bearer token rejected: {e}")),
+                Ok((claims, used)) => {
+                    kid = Some(used);
+                    identity = Identity::Bearer(claims);
+                }
+                Err(e) => {
+                    state = match e {
+                        jwt::JwtError::Expired => SessionState::Expired,
+                        _ => SessionState::Invalid,
+                    };
+                    log.push(format!("bearer token rejected: {e}"));
+                }
             }
         } else {
             match cookies.reassemble() {
@@ -318,17 +340,30 @@ impl Gateway {
                     &self.config.policy,
                     now,
                 ) {
-                    Ok(s) => identity = Identity::Cookie(s),
+                    Ok(s) => {
+                        kid = Some(s.kid().as_str().to_owned());
+                        identity = Identity::Cookie(s);
+                    }
                     Err(e) => {
+                        state = match e {
+                            SessionError::Expired | SessionError::IdleExpired => {
+                                SessionState::Expired
+                            }
+                            _ => SessionState::Invalid,
+                        };
                         log.push(format!("session cookie rejected: {e}"));
                         clear = true;
                     }
                 },
                 Err(e) => {
+                    state = SessionState::Invalid;
                     log.push(format!("session cookie rejected: {e}"));
                     clear = true;
                 }
             }
+        }
+        if !matches!(identity, Identity::Anonymous) {
+            state = SessionState::Valid;
         }
         let mut unknown = false;
         if let Some((sid, sub, auth_time, _)) = identity.subject() {
@@ -338,21 +373,25 @@ impl Gateway {
                     log.push(format!("credential refused: {why}"));
                     clear |= matches!(identity, Identity::Cookie(_));
                     identity = Identity::Anonymous;
+                    state = SessionState::Revoked;
                 }
-                Err(e) => match self.config.fail_mode {
-                    FailMode::Open => {
-                        log.push(format!("revocation check failed, failing open: {e}"))
+                Err(e) => {
+                    state = SessionState::Unverified;
+                    match self.config.fail_mode {
+                        FailMode::Open => {
+                            log.push(format!("revocation check failed, failing open: {e}"))
+                        }
+                        FailMode::Closed => {
+                            log.push(format!("revocation check failed, failing closed: {e}"));
+                            // Unverified, but not destroyed: the cookie stays for later.
+                            identity = Identity::Anonymous;
+                            unknown = true;
+                        }
                     }
-                    FailMode::Closed => {
-                        log.push(format!("revocation check failed, failing closed: {e}"));
-                        // Unverified, but not destroyed: the cookie stays for later.
-                        identity = Identity::Anonymous;
-                        unknown = true;
-                    }
-                },
+                }
             }
         }
-        (Pending { identity, cookies, clear, oversize }, unknown)
+        (Pending { identity, state, kid, cookies, clear, oversize }, unknown)
     }
 
     /// CSRF defence: an unsafe request, or a WebSocket upgrade (a GET that opens a
@@ -401,9 +440,16 @@ impl Gateway {
 
     /// Verifies a bearer token against the ring: its `kid` must name a ring key, and
     /// the key used is that ring key's key for the header's (allowed) algorithm.
-    fn verify_bearer(&self, token: &str, now: u64) -> Result<TokenClaims, jwt::JwtError> {
-        let lookup = |kid: Option<&str>, alg: Alg| self.ring_key(kid?, alg);
-        jwt::verify_with(token, lookup, &self.bearer_validation, now)
+    /// The token's claims and the kid of the ring key that verified it.
+    fn verify_bearer(&self, token: &str, now: u64) -> Result<(TokenClaims, String), jwt::JwtError> {
+        let used = std::cell::RefCell::new(String::new());
+        let lookup = |kid: Option<&str>, alg: Alg| {
+            let kid = kid?;
+            kid.clone_into(&mut used.borrow_mut());
+            self.ring_key(kid, alg)
+        };
+        let claims = jwt::verify_with(token, lookup, &self.bearer_validation, now)?;
+        Ok((claims, used.into_inner()))
     }
 
     /// Builds the upstream request head.

@@ -18,8 +18,12 @@ use crate::store::{KvStore, StoreError};
 /// What the shell does with the origin's response.
 #[derive(Debug)]
 pub enum Finish {
-    /// Send the origin's response with the rewritten headers.
-    Pass,
+    /// Send the origin's response with the rewritten headers; `refreshed` when the
+    /// session was re-sealed for a rolling refresh (no instruction from the origin).
+    Pass {
+        /// A rolling refresh re-sealed the session.
+        refreshed: bool,
+    },
     /// Discard the origin's response and send this one instead.
     Replace(Response),
 }
@@ -141,7 +145,7 @@ pub(super) async fn finish(
             }
         };
     }
-    let outcome = reissue_or_clear(gw, outcome, &identity, clear, now, log);
+    let (outcome, refreshed) = reissue_or_clear(gw, outcome, &identity, clear, now, log);
     let set_cookies = match outcome {
         Outcome::Keep => Vec::new(),
         Outcome::Clear => cookie::clear(&gw.config().cookie, &cookies),
@@ -156,7 +160,7 @@ pub(super) async fn finish(
         privatize(headers, matches!(identity, Identity::Bearer(_)));
     }
     append_cookies(headers, &set_cookies);
-    Finish::Pass
+    Finish::Pass { refreshed }
 }
 
 /// `Edge-Session-Set`: the claims to write (the same user's session refreshed with
@@ -286,7 +290,7 @@ fn revocation_failed(gw: &Gateway, cookies: &cookie::SessionCookies) -> Response
 }
 
 /// With no instruction from the origin: a rolling refresh when the session is due
-/// for one, or clearing cookies the request showed to be bad.
+/// for one (then `true`), or clearing cookies the request showed to be bad.
 fn reissue_or_clear(
     gw: &Gateway,
     outcome: Outcome,
@@ -294,18 +298,18 @@ fn reissue_or_clear(
     clear: bool,
     now: u64,
     log: &mut Log,
-) -> Outcome {
-    let Outcome::Keep = outcome else { return outcome };
+) -> (Outcome, bool) {
+    let Outcome::Keep = outcome else { return (outcome, false) };
     let policy = &gw.config().policy;
     if let Identity::Cookie(s) = identity {
         if let Some(reason) = s.needs_reissue(policy, now) {
             log.push(format!("session re-issued: {reason:?}"));
-            return Outcome::Write(session::refresh(s.claims(), policy, now));
+            return (Outcome::Write(session::refresh(s.claims(), policy, now)), true);
         }
     }
     match clear {
-        true => Outcome::Clear,
-        false => Outcome::Keep,
+        true => (Outcome::Clear, false),
+        false => (Outcome::Keep, false),
     }
 }
 

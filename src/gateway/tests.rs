@@ -98,7 +98,7 @@ impl Rig {
         let set = format!(r#"{{"sub":"{user}","data":{{"name":"{user}"}}}}"#);
         let (_, headers, finish) =
             self.roundtrip(&req("POST", "/login", &[]), &[("edge-session-set", &set)], now);
-        assert!(matches!(finish, Finish::Pass));
+        assert!(matches!(finish, Finish::Pass { .. }));
         cookie_header(&headers)
     }
 }
@@ -265,7 +265,7 @@ fn oversize_update_is_refused_and_previous_session_kept() {
         &[("edge-session-set", &set)],
         T0 + 3,
     );
-    assert!(matches!(finish, Finish::Pass));
+    assert!(matches!(finish, Finish::Pass { .. }));
     let chunked = cookie_header(&headers);
     assert_eq!(set_cookies(&headers).iter().filter(|c| !c.contains("Max-Age=0")).count(), 2);
     let c =
@@ -569,7 +569,7 @@ fn session_with(r: &mut Rig, sub: &str, data: &str, now: u64) -> Option<String> 
     let set = serde_json::json!({"sub": sub, "data": serde_json::from_str::<serde_json::Value>(data).unwrap()});
     let (_, headers, finish) =
         r.roundtrip(&req("POST", "/login", &[]), &[("edge-session-set", &set.to_string())], now);
-    matches!(finish, Finish::Pass).then(|| cookie_header(&headers))
+    matches!(finish, Finish::Pass { .. }).then(|| cookie_header(&headers))
 }
 
 /// `POST /_session/token` with `cookie`: the status and the JSON body.

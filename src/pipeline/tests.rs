@@ -9,6 +9,7 @@ use crate::config::tests::vars;
 use crate::gateway::EntropyError;
 use crate::manifest::DeployId;
 use crate::store::{block_on_ready, MemoryStore};
+use crate::telemetry;
 
 const T0: u64 = 1_700_000_000;
 
@@ -100,11 +101,25 @@ fn run<U: Upstream<Reply = u16>>(
     denylist: &Recording,
     origin: &U,
 ) -> (Answer<u16>, Vec<String>) {
+    let (answer, log, _) = run_recorded(w, r, assets, denylist, origin);
+    (answer, log)
+}
+
+/// [`run`], with the request log's record.
+fn run_recorded<U: Upstream<Reply = u16>>(
+    w: &Worker,
+    r: &RequestHead,
+    assets: &Recording,
+    denylist: &Recording,
+    origin: &U,
+) -> (Answer<u16>, Vec<String>, Record) {
     let mut log = Vec::new();
+    let mut record = Record::default();
     let stores = Denylist { fast: denylist, strong: None::<&MemoryStore> };
-    let answer =
-        block_on_ready(w.run(r, assets, stores, origin, &mut Counter(0), T0 + 20, &mut log));
-    (answer.expect("memory futures complete at once"), log)
+    let now = T0 + 20;
+    let mut entropy = Counter(0);
+    let run = w.run(r, assets, stores, origin, &mut entropy, now, &mut log, &mut record);
+    (block_on_ready(run).expect("memory futures complete at once"), log, record)
 }
 
 fn published() -> Recording {
@@ -372,4 +387,79 @@ fn the_health_check_stores_what_failed_and_every_isolate_avoids_it() {
     let mut log = Vec::new();
     block_on_ready(w.check_health(&assets, &p, T0, &mut log)).unwrap();
     assert!(log[0].contains("HEALTH_CHECK_PATH is not set"), "{log:?}");
+}
+
+/// A fake Analytics Engine binding: keeps the data points.
+#[derive(Default)]
+struct Points(RefCell<Vec<telemetry::DataPoint>>);
+
+impl Metrics for Points {
+    fn write(&self, point: &telemetry::DataPoint) {
+        self.0.borrow_mut().push(point.clone());
+    }
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn every_request_gets_a_record_a_sampled_log_line_and_a_data_point() {
+    let w = worker(&[("ORIGINS", "http://a.test, http://b.test")]);
+    let (assets, denylist) = (published(), Recording::new(T0));
+    let p = Pool {
+        sent: RefCell::default(),
+        answers: vec![
+            ("v1.origin.test", Err(UpstreamError::TimedOut)),
+            ("a.test", Ok(200)),
+            ("b.test", Ok(200)),
+        ],
+    };
+    // An asset, an endpoint, a refused forward and forwards.
+    let (_, _, asset) =
+        run_recorded(&w, &req("GET", "/assets/app.aaaaaaaa.js", &[]), &assets, &denylist, &p);
+    assert_eq!(
+        (asset.route, asset.status, asset.deploy.as_deref()),
+        (Route::Asset, 200, Some("d1"))
+    );
+    let (_, _, jwks) =
+        run_recorded(&w, &req("GET", "/_session/jwks.json", &[]), &assets, &denylist, &p);
+    assert_eq!((jwks.route, jwks.session), (Route::Endpoint, SessionState::None));
+    let csrf = req(
+        "POST",
+        "https://app.test/api/x",
+        &[("cookie", "__Host-session=x"), ("origin", "https://evil.test")],
+    );
+    let (_, _, refused) = run_recorded(&w, &csrf, &assets, &denylist, &p);
+    assert_eq!((refused.route, refused.status), (Route::Forward, 403));
+    assert_eq!(refused.error.as_deref(), Some("cross_site_request"));
+    let bad = req("GET", "/api/me?token=secret", &[("cookie", "__Host-session=tampered")]);
+    let (_, _, r) = run_recorded(&w, &bad, &assets, &denylist, &p);
+    assert_eq!(
+        (r.route, r.session, r.kid.as_deref()),
+        (Route::Forward, SessionState::Invalid, None)
+    );
+    assert_eq!(r.path, "/api/me", "never the query");
+    // The deploy's own origin times out: the pool answers, after one retry.
+    let (_, _, retried) = run_recorded(&w, &req("GET", "/api/1", &[]), &assets, &denylist, &p);
+    assert_eq!((retried.status, retried.retries), (200, 1), "{retried:?}");
+    let answered = retried.origin.clone().unwrap();
+    assert!(["http://a.test", "http://b.test"].contains(&answered.as_str()), "{answered}");
+    // Reported: the data point always, the line as sampled.
+    let points = Points::default();
+    let line = retried.report(1.0, || unreachable!("no sampling at 1"), Some(&points)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(json["edge_session"], "request");
+    assert_eq!((json["route"].as_str(), json["session"].as_str()), (Some("forward"), Some("none")));
+    assert_eq!((json["status"].as_u64(), json["retries"].as_u64()), (Some(200), Some(1)));
+    assert_eq!(json["origin"], answered.as_str());
+    assert_eq!(json["deploy"], "d1");
+    assert!(json["error"].is_null() && json["kid"].is_null());
+    let point = points.0.borrow()[0].clone();
+    assert_eq!(point.blobs[..6], ["forward", "none", "", "d1", "", answered.as_str()]);
+    assert_eq!((point.doubles, point.index.as_str()), ([200.0, 1.0], "d1"));
+    assert!(retried.report(0.0, || 0, None::<&Points>).is_none(), "0 turns the line off");
+    let taken = (0..1000u32)
+        .filter(|n| retried.report(0.1, || n * 4_294_967, None::<&Points>).is_some())
+        .count();
+    assert!((95..=105).contains(&taken), "a tenth of the requests: {taken}");
+    assert_eq!(points.0.borrow().len(), 1, "metrics only when bound");
+    assert_eq!(w.report(&retried, || 0, Some(&points)).as_deref(), Some(line.as_str()));
 }

@@ -21,6 +21,7 @@ use crate::gateway::{Entropy, EntropyError};
 use crate::http::{HeaderChanges, Headers, RequestHead, Response};
 use crate::pipeline::{Answer, Denylist, Upstream, UpstreamError, Worker};
 use crate::store::{KvStore, ListedKey, StoreError, MIN_TTL};
+use crate::telemetry::{DataPoint, Metrics, Record};
 
 mod drive;
 mod durable;
@@ -88,6 +89,15 @@ export function passEdited(origin, replaced, values) {
   edit(r.headers, replaced, values);
   return r;
 }
+export function writePoint(ds, blobs, d0, d1, index) {
+  ds.writeDataPoint({ blobs, doubles: [d0, d1], indexes: [index] });
+}
+export function kvPut(ns, key, value, ttl) {
+  return ns.put(key, value, ttl > 0 ? { expirationTtl: ttl } : undefined);
+}
+export function kvDelete(ns, key) {
+  return ns.delete(key);
+}
 export function kvGetBytes(ns, key) {
   return ns.get(key, "arrayBuffer");
 }
@@ -109,6 +119,21 @@ extern "C" {
         body: Option<web_sys::ReadableStream>,
         ms: u32,
     ) -> Result<js_sys::Promise, JsValue>;
+    /// `ns.put(key, value, {expirationTtl: ttl})` (no expiry when `ttl` is 0).
+    #[wasm_bindgen(catch, js_name = kvPut)]
+    fn kv_put(ns: &JsValue, key: &str, value: &[u8], ttl: f64) -> Result<js_sys::Promise, JsValue>;
+    /// `ns.delete(key)`.
+    #[wasm_bindgen(catch, js_name = kvDelete)]
+    fn kv_delete(ns: &JsValue, key: &str) -> Result<js_sys::Promise, JsValue>;
+    /// `dataset.writeDataPoint({blobs, doubles: [d0, d1], indexes: [index]})`.
+    #[wasm_bindgen(catch, js_name = writePoint)]
+    fn write_point(
+        dataset: &JsValue,
+        blobs: js_sys::Array,
+        d0: f64,
+        d1: f64,
+        index: &str,
+    ) -> Result<(), JsValue>;
     /// The message of a fetch that gave no response head in time.
     #[wasm_bindgen(js_name = timedOutMessage)]
     fn timed_out_message() -> String;
@@ -254,19 +279,20 @@ impl KvStore for Kv<'_> {
     }
 
     async fn put(&self, key: &str, value: &[u8], ttl: Option<u64>) -> Result<(), StoreError> {
-        let err = |e: worker::kv::KvError| StoreError::new("put", key, e.to_string());
-        let mut put = self.kv("put", key)?.put_bytes(key, value).map_err(err)?;
-        if let Some(ttl) = ttl {
-            put = put.expiration_ttl(ttl.max(MIN_TTL));
-        }
-        put.execute().await.map_err(err)
+        let ns = self.namespace("put", key)?;
+        let err =
+            |e: JsValue| StoreError::new("put", key, worker::kv::KvError::from(e).to_string());
+        let ttl = ttl.map_or(0.0, |t| t.max(MIN_TTL) as f64);
+        Io::new(kv_put(&ns, key, value, ttl).map_err(err)?).await.map_err(err)?;
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.kv("delete", key)?
-            .delete(key)
-            .await
-            .map_err(|e| StoreError::new("delete", key, e.to_string()))
+        let ns = self.namespace("delete", key)?;
+        let err =
+            |e: JsValue| StoreError::new("delete", key, worker::kv::KvError::from(e).to_string());
+        Io::new(kv_delete(&ns, key).map_err(err)?).await.map_err(err)?;
+        Ok(())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ListedKey>, StoreError> {
@@ -422,10 +448,16 @@ async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, JsV
     };
     let upstream = Fetch { req: &req, head: &head };
     let mut log = Vec::new();
+    let mut record = Record::default();
     let assets = Kv::new(&env, b.assets);
-    let answer =
-        worker.run(&head, &assets, denylist, &upstream, &mut WebCrypto, now(), &mut log).await;
+    let answer = worker
+        .run(&head, &assets, denylist, &upstream, &mut WebCrypto, now(), &mut log, &mut record)
+        .await;
     log_all(&log);
+    let dataset = Analytics::bound(&env);
+    if let Some(line) = worker.report(&record, random_u32, dataset.as_ref()) {
+        console_log!("{line}");
+    }
     match answer {
         Answer::Respond(resp) => to_js(resp),
         Answer::Pass { reply, headers, original } => pass_origin(&reply, &original, &headers),
@@ -463,6 +495,39 @@ impl Upstream for Fetch<'_> {
     fn status(&self, reply: &web_sys::Response) -> u16 {
         reply.status()
     }
+}
+
+/// `ANALYTICS`: the Workers Analytics Engine dataset, when one is bound.
+struct Analytics(JsValue);
+
+impl Analytics {
+    const BINDING: &'static str = "ANALYTICS";
+
+    fn bound(env: &Env) -> Option<Analytics> {
+        let ds = js_sys::Reflect::get(env, &JsValue::from_str(Self::BINDING)).ok()?;
+        (!ds.is_undefined() && !ds.is_null()).then_some(Analytics(ds))
+    }
+}
+
+impl Metrics for Analytics {
+    fn write(&self, point: &DataPoint) {
+        let blobs: js_sys::Array = point.blobs.iter().map(|b| JsValue::from_str(b)).collect();
+        let [d0, d1] = point.doubles;
+        if let Err(e) = write_point(&self.0, blobs, d0, d1, &point.index) {
+            console_error!(
+                "edge-session: {} writeDataPoint failed: {}",
+                Self::BINDING,
+                js_error(&e)
+            );
+        }
+    }
+}
+
+/// A uniform `u32` from Web Crypto (0 if it fails: the line is then logged).
+fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    u32::from_le_bytes(b)
 }
 
 /// The active health check's requests: a `GET` without a body; the answer's body is
