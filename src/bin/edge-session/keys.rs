@@ -39,6 +39,8 @@ enum Command {
     /// Drain and undrain origins of the pool (ORIGINS) at run time.
     #[command(subcommand)]
     Origins(crate::origins::OriginsCmd),
+    /// Check wrangler.toml and its secrets as the worker will, and say what is risky.
+    Doctor(crate::doctor::DoctorArgs),
 }
 
 #[derive(Args, Debug)]
@@ -102,6 +104,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Denylist(c) => crate::revoke::denylist(c, now()?),
         Command::Assets(c) => crate::assets::run(c),
         Command::Origins(c) => crate::origins::run(c, now()?),
+        Command::Doctor(a) => crate::doctor::run(a),
     }
 }
 

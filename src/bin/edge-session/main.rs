@@ -3,11 +3,13 @@
 //! Exit codes: 0 success; 1 the operation failed (bad input, store error);
 //! 2 usage error (clap); 3 refused: `open` found the cookie invalid (tampered,
 //! expired, …), or `assets` refused the input (file too large, bad path, unknown
-//! or expired deploy).
+//! or expired deploy), or `doctor` found a problem.
 #![cfg_attr(target_arch = "wasm32", allow(unused))]
 
 #[cfg(not(target_arch = "wasm32"))]
 mod assets;
+#[cfg(not(target_arch = "wasm32"))]
+mod doctor;
 #[cfg(not(target_arch = "wasm32"))]
 mod keys;
 #[cfg(not(target_arch = "wasm32"))]
