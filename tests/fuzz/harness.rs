@@ -342,7 +342,7 @@ fn roundtrip(req: &RequestHead, origin_headers: Headers, store: &MemoryStore) ->
         Step::Forward(f) => {
             let mut headers = origin_headers;
             match run_now(gw.finish(f.pending, &mut headers, store, &mut entropy, NOW, &mut log)) {
-                Finish::Pass => (200, headers),
+                Finish::Pass { .. } => (200, headers),
                 Finish::Replace(r) => (r.status, r.headers),
             }
         }
