@@ -103,6 +103,34 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want_stamp" ]; then
   printf '%s\n' "$want_stamp" >"$stamp"
   ok "npm packages installed in $(elapsed "$t")"
 fi
+# The Node origin middleware's example apps (express, hono; tests/e2e/middleware-node.test.mjs).
+node_example=examples/node
+if [ ! -f "$node_example/node_modules/.package-lock.json" ] ||
+  [ "$node_example/package-lock.json" -nt "$node_example/node_modules/.package-lock.json" ]; then
+  say "npm ci in $node_example (its package-lock.json changed or node_modules missing)"
+  t=$(now)
+  (cd "$node_example" && npm ci --no-audit --no-fund) || die "npm ci in $node_example failed (see the npm output above)"
+  ok "$node_example packages installed in $(elapsed "$t")"
+fi
+
+# --- Python origin middleware (examples/python; tests/e2e/middleware-python.test.mjs) ---
+# A venv with requirements.txt's exact pins, rebuilt when the pins or Python change.
+py_example=examples/python
+have python3 || die "python3 not found: the Python origin example (tests/e2e/middleware-python.test.mjs) needs Python >= 3.11 with venv"
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+  die "python3 is $(python3 --version 2>&1 | cut -d' ' -f2); the Python origin example (FastAPI) needs >= 3.11"
+py_stamp=$py_example/.venv/.edge-session-install-stamp
+want_py_stamp="$(sha256sum "$py_example/requirements.txt" | cut -d' ' -f1) $(python3 --version 2>&1)"
+if [ ! -x "$py_example/.venv/bin/python" ] || [ ! -f "$py_stamp" ] || [ "$(cat "$py_stamp")" != "$want_py_stamp" ]; then
+  say "pip install in $py_example/.venv (its requirements.txt changed or the venv is missing)"
+  t=$(now)
+  python3 -m venv --clear "$py_example/.venv" ||
+    die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
+  "$py_example/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$py_example/requirements.txt" ||
+    die "pip install -r $py_example/requirements.txt failed (see the pip output above)"
+  printf '%s\n' "$want_py_stamp" >"$py_stamp"
+  ok "$py_example/.venv ready in $(elapsed "$t")"
+fi
 
 # --- Chromium for browser tests ---------------------------------------------------
 if [ "$want_browser" = 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
