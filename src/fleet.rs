@@ -12,17 +12,25 @@
 //!   origins (by weight). Losing an origin moves only its own sessions, each to its
 //!   next-ranked origin: spread over all the others, no buddy inherits them all.
 //! - **Health** (passive outlier detection, as Envoy's): [`EJECT_AFTER`] consecutive
-//!   failures (no response head, a connect error, a 502 or 503) eject an origin for
+//!   failures (no response head, a connect error, a 502 or 503, Cloudflare's 521-523)
+//!   eject an origin for
 //!   [`BASE_EJECTION`] seconds, doubling with each ejection in a row up to
-//!   [`MAX_EJECTION`]; a success resets it. At most half the pool is ejected at once,
+//!   [`MAX_EJECTION`]; a success resets it. At most half of `ORIGINS` is ejected at
+//!   once (a learned deploy origin may always be: the current pool is its fallback),
 //!   and an ejected origin is only ever tried after every healthy one.
+//! - **Active health** ([`HealthReport`], written by the cron trigger's check, read
+//!   from KV): an origin failing its check is ordered with the ejected ones.
 //! - **Draining** ([`PoolState`], read from KV): a drained origin gets no new
 //!   request while any other can take it (it comes after the ejected ones); an
 //!   undrained one starts at a tenth of its weight and reaches all of it over
 //!   `ORIGIN_SLOW_START` seconds.
+//! - **Deploy pools** ([`Fleet::learn`]): a deploy's own origins, kept beside
+//!   `ORIGINS` with their own health, come first for that deploy's requests while
+//!   any of them is healthy; then the current pool.
 //! - **Retries** ([`may_retry`]): once, on another origin, when the first attempt
-//!   failed, the method is idempotent (`GET`, `HEAD`, `OPTIONS`) and the request has
-//!   no body (a body is a stream sent once, never replayed), while the retry budget
+//!   failed, the request has no body (a body is a stream sent once, never
+//!   replayed), and its method is idempotent (`GET`, `HEAD`, `OPTIONS`) or the
+//!   attempt never connected (Cloudflare's 521-523), while the retry budget
 //!   lasts: [`RETRY_SHARE`] of the requests of the last [`BUDGET_WINDOW`] seconds,
 //!   plus [`RETRY_FLOOR`], so that retries cannot multiply an outage.
 
@@ -157,6 +165,8 @@ struct State {
     undrained_at: Option<u64>,
     /// Failing its active health check, as the last current report says.
     check_failed: bool,
+    /// When it was learned (a counter), for replacing the oldest learned origin.
+    learned: u64,
 }
 
 #[derive(Debug, Default)]
@@ -164,6 +174,8 @@ struct Counters {
     /// The configured origins, then the deploy origins learned at run time.
     origins: Vec<PoolOrigin>,
     states: Vec<State>,
+    /// Deploy origins learned so far (numbers [`State::learned`]).
+    learned: u64,
     window_start: u64,
     requests: u32,
     retries: u32,
@@ -215,23 +227,39 @@ impl Fleet {
     }
 
     /// The indices of a deploy's origins, adding those not yet known (their health
-    /// is then kept like any other's); an origin beyond [`MAX_LEARNED`] learned ones
-    /// is left out.
-    pub fn learn(&self, pool: &[PoolOrigin]) -> Vec<usize> {
+    /// is then kept like any other's). Beyond [`MAX_LEARNED`] learned origins, a new
+    /// one replaces the oldest learned origin with no request in flight; when every
+    /// one is busy it is left out. Also how many were left out.
+    pub fn learn(&self, pool: &[PoolOrigin]) -> (Vec<usize>, usize) {
         let mut c = self.counters.borrow_mut();
+        let c = &mut *c;
         let mut out = Vec::with_capacity(pool.len());
         for o in pool {
-            match c.origins.iter().position(|k| k.url == o.url) {
-                Some(i) => out.push(i),
-                None if c.origins.len() < self.configured + MAX_LEARNED => {
-                    out.push(c.origins.len());
-                    c.origins.push(o.clone());
-                    c.states.push(State::default());
+            if let Some(i) = c.origins.iter().position(|k| k.url == o.url) {
+                out.push(i);
+                continue;
+            }
+            c.learned += 1;
+            let state = State { learned: c.learned, ..State::default() };
+            if c.origins.len() < self.configured + MAX_LEARNED {
+                out.push(c.origins.len());
+                c.origins.push(o.clone());
+                c.states.push(state);
+                continue;
+            }
+            let idle = (self.configured..c.states.len())
+                .filter(|i| !out.contains(i))
+                .filter(|i| c.states.get(*i).is_some_and(|s| s.in_flight == 0))
+                .min_by_key(|i| c.states.get(*i).map_or(0, |s| s.learned));
+            if let Some(i) = idle {
+                if let (Some(slot), Some(s)) = (c.origins.get_mut(i), c.states.get_mut(i)) {
+                    (*slot, *s) = (o.clone(), state);
+                    out.push(i);
                 }
-                None => {}
             }
         }
-        out
+        let left_out = pool.len() - out.len();
+        (out, left_out)
     }
 
     /// Origin `i`'s weight at `now`: during its slow start, a share of it growing
@@ -373,8 +401,12 @@ impl Fleet {
     /// ejected it.
     pub fn finish(&self, i: usize, attempt: Attempt, now: u64) -> bool {
         let mut c = self.counters.borrow_mut();
-        let pool = c.states.len();
-        let ejected_now = c.states.iter().filter(|s| s.ejected_until > now).count();
+        // At most half of ORIGINS ejected at once. A learned deploy origin may always
+        // be ejected (the current pool is its fallback), and never counts against it.
+        let configured = self.configured;
+        let ejected_now =
+            c.states.iter().take(configured).filter(|s| s.ejected_until > now).count();
+        let within_bound = i >= configured || (ejected_now + 1) * 2 <= configured;
         let Some(s) = c.states.get_mut(i) else { return false };
         s.in_flight = s.in_flight.saturating_sub(1);
         if attempt == Attempt::Answered {
@@ -382,7 +414,7 @@ impl Fleet {
             return false;
         }
         s.failures += 1;
-        let may_eject = (ejected_now + 1) * 2 <= pool && s.ejected_until <= now;
+        let may_eject = within_bound && s.ejected_until <= now;
         if s.failures < EJECT_AFTER || !may_eject {
             return false;
         }
@@ -391,6 +423,14 @@ impl Fleet {
         s.ejected_until = now + secs;
         s.failures = 0;
         true
+    }
+
+    /// Stops counting a request in flight to origin `i` that will never finish (the
+    /// client went away and the runtime dropped the request): no outcome recorded.
+    pub fn abandon(&self, i: usize) {
+        if let Some(s) = self.counters.borrow_mut().states.get_mut(i) {
+            s.in_flight = s.in_flight.saturating_sub(1);
+        }
     }
 
     /// Counts a request against the retry budget (call once per request).

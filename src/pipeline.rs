@@ -13,9 +13,9 @@
 //! 3. **Forward**: the upstream head, pinned to the client's deploy (its
 //!    `X-Deploy-Id`, and its own origin when the deploy names one), sent through
 //!    [`Upstream`] to the pool's preferred origin ([`crate::fleet`]: order, health,
-//!    one retry for what may be retried), waiting at most `ORIGIN_TIMEOUT` for the
-//!    response head: past it a 504 JSON answer naming the setting, and a 502 when no
-//!    origin can be reached.
+//!    one retry for what may be retried), waiting at most `ORIGIN_TIMEOUT` for each
+//!    attempt's response head (so at most twice that with a retry): past it a 504
+//!    JSON answer naming the setting, and a 502 when no origin can be reached.
 //! 4. **Finish** ([`Gateway::finish`]): the origin's session instructions, rolling
 //!    refresh, cookies and cache headers on the origin's response head.
 
@@ -175,13 +175,17 @@ impl Worker {
         E: Entropy,
     {
         record.method.clone_from(&req.method);
-        record.path.clone_from(&req.path);
+        record.path = telemetry::shortened(&req.path);
         let answer =
             self.answer(req, asset_store, denylist, upstream, entropy, now, log, record).await;
         match &answer {
             Answer::Respond(r) => {
                 record.status = r.status;
                 record.error = if r.status >= 400 { telemetry::error_code(&r.body) } else { None };
+                // Refused before the forward because the denylist could not be read.
+                if record.error.as_deref() == Some("session_store_unavailable") {
+                    record.session = SessionState::Unverified;
+                }
             }
             Answer::Pass { reply, .. } => record.status = upstream.status(reply),
         }
@@ -250,7 +254,15 @@ impl Worker {
         (record.session, record.kid) = (state, kid.map(str::to_owned));
         forward.pin_deploy(record.deploy.as_deref());
         let prefer = match deploy_origin.as_deref().map(manifest::deploy_pool) {
-            Some(Ok(pool)) => self.fleet.learn(&pool),
+            Some(Ok(pool)) => {
+                let (prefer, left_out) = self.fleet.learn(&pool);
+                if left_out > 0 {
+                    log.push(format!(
+                        "{left_out} of the deploy's origins left out: every learned origin is busy"
+                    ));
+                }
+                prefer
+            }
             Some(Err(e)) => {
                 log.push(format!("the deploy's origin {e}; using the pool"));
                 Vec::new()
@@ -358,11 +370,11 @@ impl Worker {
             let Some(url) = self.fleet.url(i) else { break };
             forward.to_origin(req, &url);
             record.retries = attempt as u8;
-            self.fleet.start(i);
+            let attempting = Attempting::start(&self.fleet, i);
             let result = upstream.send(&forward.url, &forward.headers, timeout).await;
             let failed = result.as_ref().map_or(true, |r| failing_status(upstream.status(r)));
             let outcome = if failed { Attempt::Failed } else { Attempt::Answered };
-            if self.fleet.finish(i, outcome, now) {
+            if attempting.finish(outcome, now) {
                 log.push(format!("origin {url} ejected after {EJECT_AFTER} failures in a row"));
             }
             last = result;
@@ -378,10 +390,12 @@ impl Worker {
         last
     }
 
-    /// The cron trigger's active health check: asks every origin of `ORIGINS` for
-    /// `HEALTH_CHECK_PATH` (waiting at most [`HEALTH_CHECK_TIMEOUT`] seconds, or
-    /// `ORIGIN_TIMEOUT` if shorter, for each) and stores what failed under
-    /// [`fleet::HEALTH_KEY`] when that changed or is due ([`HealthReport::after_checks`]).
+    /// The cron trigger's active health check: asks every origin of `ORIGINS`, and
+    /// those the retained deploys name ([`Worker::check_targets`]), for
+    /// `HEALTH_CHECK_PATH`, one after another, waiting at most
+    /// [`HEALTH_CHECK_TIMEOUT`] seconds (or `ORIGIN_TIMEOUT` if shorter) for each,
+    /// and stores what failed under [`fleet::HEALTH_KEY`] when that changed or is
+    /// due ([`HealthReport::after_checks`]).
     pub async fn check_health<A: KvStore, U: Upstream>(
         &self,
         store: &A,
@@ -398,7 +412,7 @@ impl Worker {
         let mut headers = Headers::new();
         headers.append("user-agent", "edge-session-health-check");
         let mut results = Vec::new();
-        for url in self.fleet.configured_urls() {
+        for url in self.check_targets(store, log).await {
             let answer = upstream.send(&format!("{url}{path}"), &headers, timeout).await;
             let verdict = match &answer {
                 Ok(reply) => fleet::judge(upstream.status(reply)),
@@ -421,6 +435,64 @@ impl Worker {
             if let Err(e) = store.put(fleet::HEALTH_KEY, &report.to_text(), None).await {
                 log.push(format!("health check: {e}; the report was not stored"));
             }
+        }
+    }
+}
+
+impl Worker {
+    /// `ORIGINS`, then the origins the retained deploys name (at most
+    /// [`fleet::MAX_LEARNED`] of them), each once.
+    async fn check_targets<A: KvStore>(&self, store: &A, log: &mut Log) -> Vec<String> {
+        let mut urls = self.fleet.configured_urls();
+        let configured = urls.len();
+        let doc = match store.get(manifest::DEPLOYS_KEY).await {
+            Ok(Some(bytes)) => manifest::DeploysDoc::parse(&bytes).map_err(|e| e.to_string()),
+            Ok(None) => return urls,
+            Err(e) => Err(e.to_string()),
+        };
+        let doc = match doc {
+            Ok(doc) => doc,
+            Err(e) => {
+                log.push(format!("health check: {e}; checking ORIGINS only"));
+                return urls;
+            }
+        };
+        let spec = doc.deploys.iter().filter_map(|d| d.origin.as_deref());
+        for o in spec.filter_map(|s| manifest::deploy_pool(s).ok()).flatten() {
+            if !urls.contains(&o.url) && urls.len() < configured + fleet::MAX_LEARNED {
+                urls.push(o.url);
+            }
+        }
+        urls
+    }
+}
+
+/// A request in flight to origin `i`, counted until [`Attempting::finish`]; dropped
+/// unfinished (the client went away and the runtime dropped the request), it only
+/// stops counting, so the origin does not look busy for good.
+struct Attempting<'a> {
+    fleet: &'a Fleet,
+    i: usize,
+    open: bool,
+}
+
+impl<'a> Attempting<'a> {
+    fn start(fleet: &'a Fleet, i: usize) -> Self {
+        fleet.start(i);
+        Attempting { fleet, i, open: true }
+    }
+
+    /// Records the outcome; true when it ejected the origin.
+    fn finish(mut self, attempt: Attempt, now: u64) -> bool {
+        self.open = false;
+        self.fleet.finish(self.i, attempt, now)
+    }
+}
+
+impl Drop for Attempting<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.fleet.abandon(self.i);
         }
     }
 }

@@ -83,7 +83,7 @@ pub struct Record {
     pub route: Route,
     /// The method.
     pub method: String,
-    /// The path, without the query.
+    /// The path, without the query, cut to [`MAX_PATH`] bytes.
     pub path: String,
     /// The credential's fate.
     pub session: SessionState,
@@ -174,6 +174,19 @@ impl Record {
             sample >= 1.0 || (sample > 0.0 && f64::from(random()) < sample * 4_294_967_296.0);
         take.then(|| self.to_json())
     }
+}
+
+/// The longest path a record keeps, in bytes: Analytics Engine refuses a data point
+/// whose blobs pass its size limit, and a log line should stay a line.
+pub const MAX_PATH: usize = 1024;
+
+/// `path`, cut to at most [`MAX_PATH`] bytes on a character boundary.
+pub fn shortened(path: &str) -> String {
+    let mut end = path.len().min(MAX_PATH);
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    path.get(..end).unwrap_or_default().to_owned()
 }
 
 /// `,"name":"value"` (JSON-escaped), or `,"name":null`.

@@ -43,7 +43,7 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
-    /// Reads the stored JSON.
+    /// Reads the stored text.
     ///
     /// # Errors
     /// A message saying why it is not a health report.

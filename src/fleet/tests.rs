@@ -206,9 +206,10 @@ fn a_deploys_origins_come_first_while_healthy_then_the_current_pool() {
     let f = fleet(&[1, 1, 1]);
     let old = |n: u32| PoolOrigin { url: format!("http://old{n}.test"), weight: 1 };
     // A deploy naming one configured origin and two of its own.
-    let prefer = f.learn(&[old(0), PoolOrigin { url: "http://o2.test".into(), weight: 1 }, old(1)]);
-    assert_eq!(prefer, [3, 2, 4]);
-    assert_eq!(f.learn(&[old(1)]), [4], "learned once");
+    let (prefer, left_out) =
+        f.learn(&[old(0), PoolOrigin { url: "http://o2.test".into(), weight: 1 }, old(1)]);
+    assert_eq!((prefer.as_slice(), left_out), (&[3, 2, 4][..], 0));
+    assert_eq!(f.learn(&[old(1)]).0, [4], "learned once");
     for n in 0..200 {
         let order = f.order(Some(&sid(n)), 0, n.into(), &prefer);
         assert_eq!(order.len(), 5);
@@ -230,10 +231,44 @@ fn a_deploys_origins_come_first_while_healthy_then_the_current_pool() {
     assert_eq!(order[0], 2, "its healthy origin still first: {order:?}");
     assert!(order[1..3].iter().all(|i| *i < 2), "then the pool: {order:?}");
     assert!(order[3..].iter().all(|i| *i >= 3), "then the ejected: {order:?}");
-    // Learning stops at MAX_LEARNED; the rest are left out.
-    let many: Vec<PoolOrigin> = (0..40).map(|n| old(100 + n)).collect();
-    assert_eq!(f.learn(&many).len(), MAX_LEARNED - 2);
+    // Beyond MAX_LEARNED a new origin replaces the oldest idle learned one; busy
+    // ones are kept, and when all are busy the new one is left out.
+    let many: Vec<PoolOrigin> = (0..MAX_LEARNED as u32 - 2).map(|n| old(100 + n)).collect();
+    assert_eq!(f.learn(&many).1, 0);
     assert_eq!(f.len(), 3 + MAX_LEARNED);
+    f.start(3); // old0, the oldest, is busy: old1 (the next oldest) goes
+    let (newer, left_out) = f.learn(&[old(999)]);
+    assert_eq!((newer.as_slice(), left_out), (&[4][..], 0));
+    assert_eq!(f.url(4).as_deref(), Some("http://old999.test"));
+    assert!(!f.is_ejected(4, 11), "a fresh state for the newcomer");
+    for i in 3..f.len() {
+        f.start(i);
+    }
+    assert_eq!(f.learn(&[old(1000)]), (vec![], 1), "all busy: left out");
+    assert_eq!(f.len(), 3 + MAX_LEARNED);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn dead_deploy_origins_never_use_up_the_current_pools_ejection_allowance() {
+    let f = fleet(&[1, 1]);
+    let (learned, _) = f.learn(&[PoolOrigin { url: "http://old.test".into(), weight: 1 }]);
+    let fail = |i: usize| {
+        for _ in 0..EJECT_AFTER {
+            f.start(i);
+            f.finish(i, Attempt::Failed, 10);
+        }
+    };
+    fail(learned[0]);
+    assert!(f.is_ejected(learned[0], 11), "a learned origin may always be ejected");
+    fail(0);
+    assert!(f.is_ejected(0, 11), "one of ORIGINS' two may still go");
+    fail(1);
+    assert!(!f.is_ejected(1, 11), "but not both");
+    // A request that never finishes (the client went away) stops counting.
+    f.start(1);
+    f.abandon(1);
+    assert_eq!(f.order(None, 11, 0, &[])[0], 1);
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

@@ -310,9 +310,8 @@ fn a_deploys_pool_serves_its_pages_while_up_then_the_current_pool_takes_over() {
         assert!(matches!(answer, Answer::Pass { reply: 200, .. }));
     }
     assert!(up.sent.borrow().iter().all(|u| u.starts_with("https://v1.origin.test/")));
-    // The deploy's origin goes away: its requests fail over to the pool (a POST
-    // without a body too when Cloudflare says it never connected), and once it is
-    // ejected they go to the pool first.
+    // The deploy's origin goes away: its requests fail over to the pool, and once it
+    // is ejected they go to the pool first.
     let down = p(Err(UpstreamError::Failed("Network connection lost.".into())));
     for n in 0..6 {
         let (answer, _) =
@@ -383,6 +382,21 @@ fn the_health_check_stores_what_failed_and_every_isolate_avoids_it() {
         assert!(matches!(answer, Answer::Pass { reply: 200, .. }));
     }
     assert!(serving.sent.borrow().iter().all(|u| u.starts_with("http://a.test/")));
+    // The origins of retained deploys are checked too.
+    let with_deploy = published();
+    let p = Pool {
+        sent: RefCell::default(),
+        answers: vec![
+            ("a.test", Ok(200)),
+            ("b.test", Ok(200)),
+            ("c.test", Ok(200)),
+            ("v1.origin.test", Ok(503)),
+        ],
+    };
+    block_on_ready(checker.check_health(&with_deploy, &p, T0, &mut log)).unwrap();
+    assert_eq!(p.sent.borrow().last().map(String::as_str), Some("https://v1.origin.test/healthz"));
+    let report = HealthReport::parse(&with_deploy.raw_get(fleet::HEALTH_KEY).unwrap()).unwrap();
+    assert!(report.failing("https://v1.origin.test").is_some(), "{report:?}");
     // Without HEALTH_CHECK_PATH the cron trigger checks nothing and says why.
     let mut log = Vec::new();
     block_on_ready(w.check_health(&assets, &p, T0, &mut log)).unwrap();

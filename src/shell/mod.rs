@@ -226,10 +226,9 @@ impl<'a> Kv<'a> {
     /// lookups): only `get` runs per request.
     fn namespace(&self, op: &'static str, key: &str) -> Result<JsValue, StoreError> {
         let ns = js_sys::Reflect::get(self.env, &JsValue::from_str(self.binding))
-            .map_err(|e| self.unusable(op, key, worker::kv::KvError::JavaScript(e)))?;
+            .map_err(|e| self.unusable(op, key, js_error(&e)))?;
         if ns.is_undefined() {
-            let e = worker::kv::KvError::InvalidKvStore(self.binding.to_owned());
-            return Err(self.unusable(op, key, e));
+            return Err(self.unusable(op, key, "no such binding in wrangler.toml"));
         }
         Ok(ns)
     }
@@ -242,8 +241,7 @@ impl<'a> Kv<'a> {
 impl KvStore for Kv<'_> {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let ns = self.namespace("get", key)?;
-        let err =
-            |e: JsValue| StoreError::new("get", key, worker::kv::KvError::from(e).to_string());
+        let err = |e: JsValue| StoreError::new("get", key, js_error(&e));
         let value = Io::new(kv_get_bytes(&ns, key).map_err(err)?).await.map_err(err)?;
         match value.dyn_into::<js_sys::ArrayBuffer>() {
             Ok(buffer) => Ok(Some(js_sys::Uint8Array::new(&buffer).to_vec())),
@@ -257,7 +255,7 @@ impl KvStore for Kv<'_> {
     async fn get_pair(&self, keys: [&str; 2]) -> Result<[Option<Vec<u8>>; 2], StoreError> {
         let [a, b] = keys;
         let ns = self.namespace("get", a)?;
-        let err = |e: JsValue| StoreError::new("get", a, worker::kv::KvError::from(e).to_string());
+        let err = |e: JsValue| StoreError::new("get", a, js_error(&e));
         let pair = Io::new(kv_get_pair(&ns, a, b).map_err(err)?).await.map_err(err)?;
         let value = |i: u32| {
             let v = js_sys::Reflect::get_u32(&pair, i).map_err(err)?;
@@ -280,8 +278,7 @@ impl KvStore for Kv<'_> {
 
     async fn put(&self, key: &str, value: &[u8], ttl: Option<u64>) -> Result<(), StoreError> {
         let ns = self.namespace("put", key)?;
-        let err =
-            |e: JsValue| StoreError::new("put", key, worker::kv::KvError::from(e).to_string());
+        let err = |e: JsValue| StoreError::new("put", key, js_error(&e));
         let ttl = ttl.map_or(0.0, |t| t.max(MIN_TTL) as f64);
         Io::new(kv_put(&ns, key, value, ttl).map_err(err)?).await.map_err(err)?;
         Ok(())
@@ -289,8 +286,7 @@ impl KvStore for Kv<'_> {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let ns = self.namespace("delete", key)?;
-        let err =
-            |e: JsValue| StoreError::new("delete", key, worker::kv::KvError::from(e).to_string());
+        let err = |e: JsValue| StoreError::new("delete", key, js_error(&e));
         Io::new(kv_delete(&ns, key).map_err(err)?).await.map_err(err)?;
         Ok(())
     }

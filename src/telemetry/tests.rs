@@ -64,3 +64,13 @@ fn the_error_code_comes_from_the_workers_own_error_body() {
     assert_eq!(error_code(b"<html>"), None);
     assert_eq!(error_code(br#"{"error":"unterminated"#), None);
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn long_paths_are_cut_on_a_character_boundary() {
+    assert_eq!(shortened("/api/me"), "/api/me");
+    let long = format!("/{}", "é".repeat(MAX_PATH));
+    let cut = shortened(&long);
+    assert!(cut.len() <= MAX_PATH && cut.len() >= MAX_PATH - 1, "{}", cut.len());
+    assert!(long.starts_with(&cut));
+}

@@ -526,7 +526,7 @@ fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
 /// following byte drives the pool's state (start a request, an answer, a failure,
 /// time passing, a drain). Throughout: `order` lists every configured and preferred
 /// origin once, failing (ejected or check-failed) origins never before a healthy
-/// one, drained ones last, and never more than half the pool ejected.
+/// one, drained ones last, and never more than half of `ORIGINS` ejected.
 pub fn pool(data: &[u8]) {
     let text = text(data);
     let mut lines = text.splitn(4, '\n');
@@ -572,8 +572,8 @@ pub fn pool(data: &[u8]) {
         let mut seen = order.clone();
         seen.sort_unstable();
         assert_eq!(seen, listed, "every listed origin once: {order:?}");
-        let ejected = (0..f.len()).filter(|i| f.is_ejected(*i, now)).count();
-        assert!(ejected * 2 <= f.len(), "{ejected} of {} ejected", f.len());
+        let ejected = (0..configured).filter(|i| f.is_ejected(*i, now)).count();
+        assert!(ejected * 2 <= configured, "{ejected} of {configured} ejected");
         let rank = |i: &usize| match (f.is_drained(*i), f.is_failing(*i, now)) {
             (true, _) => 2,
             (false, true) => 1,

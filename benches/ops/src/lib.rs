@@ -267,7 +267,7 @@ impl Fixture {
             self.now,
             &mut log,
         );
-        let passed = matches!(block_on_ready(finish), Some(Finish::Pass));
+        let passed = matches!(block_on_ready(finish), Some(Finish::Pass { .. }));
         asserted && passed && !headers.changes_from(&original).is_empty()
     }
 
