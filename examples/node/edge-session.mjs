@@ -147,8 +147,11 @@ export function edgeSession({ secret, jwksUrl, issuer = 'edge-session', audience
     algorithms = ['HS256'];
   } else {
     const url = new URL(jwksUrl);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new TypeError(`edgeSession: \`jwksUrl\` must be http(s); got ${url.protocol}`);
+    // Whoever can change the key set can forge every session: plain http only to
+    // this machine (local development, the tests).
+    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+      throw new TypeError(`edgeSession: \`jwksUrl\` must be https (http only to localhost); got ${url.protocol}//${url.host}`);
     }
     key = createRemoteJWKSet(url);
     algorithms = ['EdDSA'];
@@ -158,7 +161,7 @@ export function edgeSession({ secret, jwksUrl, issuer = 'edge-session', audience
     audience,
     algorithms,
     clockTolerance,
-    requiredClaims: ['exp', 'iat', 'sub', 'sid'],
+    requiredClaims: ['exp', 'iat', 'nbf', 'sub', 'sid'],
   };
 
   /**

@@ -198,8 +198,14 @@ class EdgeSession:
             self._key = key
             self.algorithm = "HS256"
         else:
-            if not isinstance(jwks_url, str) or urlparse(jwks_url).scheme not in ("http", "https"):
-                raise ValueError("EdgeSession jwks_url= must be an http(s) URL (the worker's /_session/jwks.json)")
+            parsed = urlparse(jwks_url) if isinstance(jwks_url, str) else None
+            # Whoever can change the key set can forge every session: plain http only
+            # to this machine (local development, the tests).
+            loopback = parsed is not None and parsed.hostname in ("localhost", "127.0.0.1", "::1")
+            if parsed is None or not (parsed.scheme == "https" or (parsed.scheme == "http" and loopback)):
+                raise ValueError(
+                    "EdgeSession jwks_url= must be an https URL (http only to localhost): the worker's /_session/jwks.json"
+                )
             self._jwks = jwt.PyJWKClient(jwks_url, lifespan=jwks_lifespan)
             self.jwks_url = jwks_url
             self.algorithm = "EdDSA"
@@ -452,8 +458,22 @@ def set_session(response: Any, sub: str, data: Mapping[str, Any] | None = None, 
         raise ValueError(
             f"set_session: Edge-Session-Set would be {len(value)} bytes; the worker reads at most {MAX_SET_HEADER}"
         )
+    _refuse_set_with_clearing(response.headers.get(ACTION_HEADER))
     response.headers[SET_HEADER] = value
     return response
+
+
+# Actions that end the session: with set_session on the same response the worker
+# would log the user in and at once out again (it applies the Set first).
+_CLEARING = ("destroy", "revoke", "revoke-all")
+
+
+def _refuse_set_with_clearing(action: str | None) -> None:
+    if action in _CLEARING:
+        raise ValueError(
+            f"set_session with Edge-Session-Action {action!r} on one response would log the user "
+            "in and straight out again; send the action and the login on separate responses"
+        )
 
 
 def _act(response: Any, action: str) -> Any:
@@ -462,6 +482,8 @@ def _act(response: Any, action: str) -> Any:
         raise ValueError(
             f"Edge-Session-Action is already {current!r}; a response carries one action, not also {action!r}"
         )
+    if response.headers.get(SET_HEADER) is not None:
+        _refuse_set_with_clearing(action)
     response.headers[ACTION_HEADER] = action
     return response
 

@@ -55,9 +55,12 @@ class Settings(unittest.TestCase):
         self.assertNotIn(SECRET, repr(es.EdgeSession(secret=SECRET)))
         self.assertIn("<redacted>", repr(es.EdgeSession(secret=SECRET)))
 
-    def test_jwks_url_must_be_http(self):
-        with self.assertRaisesRegex(ValueError, "jwks_url"):
-            es.EdgeSession(jwks_url="file:///etc/passwd")
+    def test_jwks_url_must_be_https_or_local_http(self):
+        for url in ("file:///etc/passwd", "http://keys.example/_session/jwks.json"):
+            with self.assertRaisesRegex(ValueError, "jwks_url"):
+                es.EdgeSession(jwks_url=url)
+        for url in ("https://keys.example/_session/jwks.json", "http://127.0.0.1:8787/_session/jwks.json"):
+            es.EdgeSession(jwks_url=url)
 
 
 class VerifyHS256(unittest.TestCase):
@@ -336,6 +339,17 @@ class Verbs(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, "one action"):
                 es.destroy_session(r)
             self.assertEqual(r.headers["Edge-Session-Action"], "rotate")
+
+    def test_set_session_never_goes_with_an_action_that_ends_it(self):
+        for clear in (es.destroy_session, es.revoke_session, es.revoke_all):
+            for r in self.responses():
+                es.set_session(r, "alice")
+                with self.assertRaisesRegex(ValueError, "straight out again"):
+                    clear(r)
+            for r in self.responses():
+                clear(r)
+                with self.assertRaisesRegex(ValueError, "straight out again"):
+                    es.set_session(r, "alice")
 
 
 if __name__ == "__main__":

@@ -325,5 +325,7 @@ test('edgeSession refuses a missing, ambiguous or short key, without printing it
   assert.throws(() => edgeSession({}), /exactly one of `secret`/);
   assert.throws(() => edgeSession({ secret: 'x'.repeat(32), jwksUrl: 'https://a.example/_session/jwks.json' }), /exactly one/);
   assert.throws(() => edgeSession({ secret: short }), (e) => /18 bytes; ORIGIN_SECRET has at least 32/.test(e.message) && !e.message.includes(short));
-  assert.throws(() => edgeSession({ jwksUrl: 'file:///etc/jwks.json' }), /http\(s\)/);
+  assert.throws(() => edgeSession({ jwksUrl: 'file:///etc/jwks.json' }), /must be https/);
+  assert.throws(() => edgeSession({ jwksUrl: 'http://keys.example/_session/jwks.json' }), /must be https \(http only to localhost\)/);
+  edgeSession({ jwksUrl: 'http://127.0.0.1:8787/_session/jwks.json' });
 });

@@ -536,7 +536,7 @@ pub fn pool(data: &[u8]) {
     let configured = origins.len();
     let f = Fleet::new(origins, 30);
     let prefer = match edge_session::manifest::deploy_pool(deploy) {
-        Ok(pool) => f.learn(&pool),
+        Ok(pool) => f.learn(&pool).0,
         Err(_) => Vec::new(),
     };
     let listed: Vec<usize> =

@@ -94,7 +94,7 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
     let mut d = deployment(&doc, a.env.as_deref())?;
     let secrets = std::fs::read_to_string(&a.secrets).ok();
     if let Some(text) = &secrets {
-        d.settings.extend(dev_vars(text));
+        d.settings.extend(crate::dev_vars::parse(text));
     }
     for v in &a.vars {
         let (name, value) =
@@ -130,7 +130,8 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
     Ok(if failed { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }
 
-/// The settings and bindings of the top level, or of `[env.NAME]` where it has them.
+/// The settings and bindings of the top level, or of `[env.NAME]`: as wrangler does,
+/// an environment inherits `triggers` but not `vars` or bindings.
 fn deployment(doc: &Value, env: Option<&str>) -> Result<Deployment> {
     let top = doc.as_table().context("the configuration is not a TOML table")?;
     let scoped = match env {
@@ -142,9 +143,13 @@ fn deployment(doc: &Value, env: Option<&str>) -> Result<Deployment> {
                 .with_context(|| format!("there is no [env.{name}] section"))?,
         ),
     };
-    let get = |key: &str| scoped.and_then(|s| s.get(key)).or_else(|| top.get(key));
+    let own = |key: &str| match scoped {
+        Some(s) => s.get(key),
+        None => top.get(key),
+    };
+    let inherited = |key: &str| scoped.and_then(|s| s.get(key)).or_else(|| top.get(key));
     let mut d = Deployment::default();
-    for (name, value) in get("vars").and_then(Value::as_table).into_iter().flatten() {
+    for (name, value) in own("vars").and_then(Value::as_table).into_iter().flatten() {
         let text = match value {
             Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -152,27 +157,18 @@ fn deployment(doc: &Value, env: Option<&str>) -> Result<Deployment> {
         d.settings.insert(name.clone(), text);
         d.in_vars.push(name.clone());
     }
-    for ns in get("kv_namespaces").and_then(Value::as_array).into_iter().flatten() {
+    for ns in own("kv_namespaces").and_then(Value::as_array).into_iter().flatten() {
         let binding = ns.get("binding").and_then(Value::as_str).unwrap_or_default();
         let id = ns.get("id").and_then(Value::as_str).unwrap_or_default();
         d.kv.insert(binding.to_owned(), id.to_owned());
     }
-    let dos = get("durable_objects").and_then(|v| v.get("bindings")).and_then(Value::as_array);
+    let dos = own("durable_objects").and_then(|v| v.get("bindings")).and_then(Value::as_array);
     for b in dos.into_iter().flatten() {
         d.durable_objects.push(b.get("name").and_then(Value::as_str).unwrap_or_default().into());
     }
-    let crons = get("triggers").and_then(|t| t.get("crons")).and_then(Value::as_array);
+    let crons = inherited("triggers").and_then(|t| t.get("crons")).and_then(Value::as_array);
     d.crons = crons.into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
     Ok(d)
-}
-
-/// `NAME=VALUE` lines, quotes and blank or `#` lines allowed.
-fn dev_vars(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches(['"', '\'']).to_owned()))
-        .collect()
 }
 
 /// Everything the doctor finds in `d`; `deploy`: checking for `wrangler deploy`.
@@ -291,7 +287,7 @@ fn fleet_findings(d: &Deployment) -> Vec<Finding> {
     let mut out = Vec::new();
     let origins = d.setting("ORIGINS").or_else(|| d.setting("ORIGIN_URL")).unwrap_or_default();
     for url in origins.split(',').filter_map(|e| e.split_whitespace().next()) {
-        let host = url.strip_prefix("http://").map(|r| r.split(['/', ':']).next().unwrap_or(r));
+        let host = url.strip_prefix("http://").map(host_of);
         let local = |h: &str| matches!(h, "localhost" | "127.0.0.1" | "[::1]");
         if let Some(host) = host.filter(|h| !local(h)) {
             out.push(finding(Level::Risk, "ORIGINS", format!("{url} is plain http to {host}: the Edge-Session assertion (the user's identity) crosses the network unencrypted; use https")));
@@ -311,6 +307,15 @@ fn fleet_findings(d: &Deployment) -> Vec<Finding> {
         _ => {}
     }
     out
+}
+
+/// The host of `authority[/path]`: `[::1]` whole, else up to a `:port`.
+fn host_of(rest: &str) -> &str {
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.find(']') {
+        Some(end) if authority.starts_with('[') => authority.get(..=end).unwrap_or(authority),
+        _ => authority.split(':').next().unwrap_or(authority),
+    }
 }
 
 #[cfg(test)]

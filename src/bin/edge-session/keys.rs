@@ -1,7 +1,7 @@
 //! Command definitions and the key/cookie commands: `keygen`, `seal`, `open`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -155,20 +155,12 @@ fn keygen(a: KeygenArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_dev_var(path: &Path, name: &str) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines().find_map(|l| {
-        let (k, v) = l.split_once('=')?;
-        (k.trim() == name).then(|| v.trim().trim_matches('"').to_owned())
-    })
-}
-
 fn ring(source: &KeySource) -> Result<KeyRing> {
     let spec = source
         .keys
         .clone()
         .or_else(|| std::env::var("SESSION_KEYS").ok())
-        .or_else(|| read_dev_var(&source.dev_vars_file, "SESSION_KEYS"))
+        .or_else(|| crate::dev_vars::read(&source.dev_vars_file, "SESSION_KEYS"))
         .context("no key ring: pass --keys, set SESSION_KEYS, or create .dev.vars with `edge-session keygen --dev-vars > .dev.vars`")?;
     Ok(KeyRing::parse(&spec)?)
 }

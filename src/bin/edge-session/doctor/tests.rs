@@ -30,7 +30,9 @@ HEALTH_CHECK_PATH = "/healthz"
 fn doctor(toml: &str, env: Option<&str>, extra: &[(&str, &str)], deploy: bool) -> Vec<Finding> {
     let doc: Value = toml::from_str(toml).unwrap();
     let mut d = deployment(&doc, env).unwrap();
-    d.settings.extend(dev_vars(&format!("SESSION_KEYS={KEYS}\nORIGIN_SECRET=\"{SECRET}\"\n")));
+    d.settings.extend(crate::dev_vars::parse(&format!(
+        "SESSION_KEYS={KEYS}\nORIGIN_SECRET=\"{SECRET}\"\n"
+    )));
     for (k, v) in extra {
         d.settings.insert((*k).into(), (*v).into());
     }
@@ -85,6 +87,14 @@ fn risks_are_named_in_plain_words_and_secrets_never_shown() {
     let f = doctor(&secret_in_vars, None, &[], false);
     assert_eq!(about(&f, "ORIGIN_SECRET"), [Level::Problem], "{f:#?}");
     assert!(deployment(&toml::from_str(TOML).unwrap(), Some("staging")).is_err());
+    // An environment inherits no bindings (as wrangler): production declares none.
+    let prod = doctor(TOML, Some("production"), &[], false);
+    assert_eq!(about(&prod, "kv_namespaces"), [Level::Problem, Level::Problem], "{prod:#?}");
+    // Loopback over http is fine, IPv6 included.
+    for local in ["http://[::1]:8788", "http://localhost:8788/base", "http://127.0.0.1"] {
+        let f = doctor(TOML, None, &[("ORIGIN_URL", local)], false);
+        assert!(about(&f, "ORIGINS").is_empty(), "{local}: {f:#?}");
+    }
 }
 
 #[test]
