@@ -21,7 +21,10 @@ const BUNDLE = [
   // Like the wasm export: an answer at once, or a promise of one; a trap can come
   // either way (in the first poll or after an await).
   'function ft(t,e,n){h.calls.push([t,e,n]);if(t==="trap now")throw new WebAssembly.RuntimeError("unreachable");if(t.startsWith("now"))return"ok:"+t;return t==="trap"?Promise.reject(new WebAssembly.RuntimeError("unreachable")):t==="throw"?Promise.reject(new Error("plain")):Promise.resolve("ok:"+t)}',
+  // The cron trigger's export (src/shell/mod.rs `scheduled`).
+  'function st(t,e,n){h.calls.push(["scheduled",t,e,n]);if(t==="trap")throw new WebAssembly.RuntimeError("unreachable");return Promise.resolve("ran:"+t)}',
   'var L=class{};L.prototype.fetch=function(t){return ft.call(this,t,this.env,this.ctx)};',
+  'L.prototype.scheduled=function(t){return st.call(this,t,this.env,this.ctx)};',
   'var Lt=new Proxy(L,{}),qt=class{};export{qt as Revocations,h as state,Lt as default};',
 ].join('');
 
@@ -79,6 +82,20 @@ test('requests reach the wasm export; a trap is flagged and the next request rei
     console.log = log;
   }
   assert.equal(state.resets, 2);
+
+  // The cron trigger goes through the same recovery.
+  assert.equal(typeof entry.scheduled, 'function');
+  assert.equal(await entry.scheduled('cron', 'env', 'ctx'), 'ran:cron');
+  assert.deepEqual(state.calls.at(-1), ['scheduled', 'cron', 'env', 'ctx']);
+  assert.throws(() => entry.scheduled('trap', 'env', 'ctx'), WebAssembly.RuntimeError);
+  assert.equal(state.criticalError, true, 'a trap in the cron handler is flagged');
+  console.log = () => {};
+  try {
+    assert.equal(await entry.scheduled('again', 'env', 'ctx'), 'ran:again');
+  } finally {
+    console.log = log;
+  }
+  assert.equal(state.resets, 3, 'and the next call reinitializes');
 });
 
 test('patching twice changes nothing', () => {
@@ -92,6 +109,7 @@ test('patching twice changes nothing', () => {
 test('an unrecognized bundle fails the build and names what is missing', () => {
   for (const [broken, what] of [
     [BUNDLE.replace('L.prototype.fetch=', 'L.prototype.other='), 'fetch handler'],
+    [BUNDLE.replace('L.prototype.scheduled=', 'L.prototype.other='), 'scheduled handler'],
     [BUNDLE.replace('Reinitializing Wasm application', 'Restarting'), 'reinitialize check'],
     [BUNDLE.replace('instanceof WebAssembly.RuntimeError', 'instanceof Error'), 'trap handler'],
     [BUNDLE.replace('Lt as default', 'Lt as main'), 'default export'],

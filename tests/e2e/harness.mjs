@@ -44,7 +44,9 @@ export const paths = {
 
 const VERBOSE = process.env.E2E_VERBOSE === '1';
 const START_TIMEOUT_MS = Number(process.env.E2E_START_TIMEOUT_MS || 120_000);
-const LOG_LIMIT = 64 * 1024;
+// What a process's output keeps (its end): enough for a test's request log lines
+// (tests/e2e/logs.test.mjs) and the free-form lines it greps.
+const LOG_LIMIT = 512 * 1024;
 
 // Environment for wrangler: no build (the worker is prebuilt), no network
 // lookups that cannot work here, no telemetry.
