@@ -352,7 +352,7 @@ async function prepare() {
   fx.poolPorts = [PORT, PORT + 11, PORT + 12];
   fx.deadPort = PORT + 13;
   const failPorts = Array.from({ length: FAILOVER_COPIES }, (_, i) => PORT + 20 + i);
-  const ports = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 101, 104, 105].map((k) => PORT + k);
+  const ports = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 101, 104, 105].map((k) => PORT + k);
   ports.push(...failPorts);
   for (const port of ports) {
     if (await answers(port)) {
@@ -363,10 +363,14 @@ async function prepare() {
   for (const port of fx.poolPorts) startOrigin(fx.keys.ORIGIN_SECRET, port);
   for (const port of fx.poolPorts) await waitForPort(port);
   const originUrl = `http://127.0.0.1:${PORT}`;
+  // The request log (one console.log line per request, on by default) is off in
+  // every edge worker but `edgelog`: the peers log nothing, so the comparisons
+  // with them measure the same work; its own cost is a row of #17.
   const edgeVars = {
     SESSION_KEYS: fx.keys.SESSION_KEYS,
     ORIGIN_SECRET: fx.keys.ORIGIN_SECRET,
     ORIGIN_URL: originUrl,
+    REQUEST_LOG_SAMPLE: "0",
   };
   const memkv = join(BENCHES, "workers/mem-kv.js");
   fx.workers = {
@@ -381,6 +385,7 @@ async function prepare() {
     ...(fx.wbDir ? { edgewb: PORT + 9 } : {}),
     ...(fx.wbgDir ? { edgewbg: PORT + 10 } : {}),
     edgepool: PORT + 14,
+    edgelog: PORT + 15,
     ...Object.fromEntries(failPorts.map((port, i) => [`edgefail${i}`, port])),
   };
   // An edge-session worker (the build in `dir`) whose denylist is the in-memory binding.
@@ -400,6 +405,7 @@ async function prepare() {
       edgeWorker("edge", fx.workers.edge, edgeVars),
       memEdge("edgemem"),
       memEdge("edgepool", WORKER_DIR, { ORIGINS: pool }),
+      memEdge("edgelog", WORKER_DIR, { REQUEST_LOG_SAMPLE: "1" }),
       ...failPorts.map((_, i) => memEdge(`edgefail${i}`, WORKER_DIR, { ORIGINS: failing })),
       ...(fx.wbDir ? [memEdge("edgewb", fx.wbDir)] : []),
       ...(fx.wbgDir ? [memEdge("edgewbg", fx.wbgDir)] : []),
@@ -709,12 +715,16 @@ async function section4e2e() {
 
 async function section5fleet() {
   const section = "#17";
-  log(`#17 fleet: ${E2E_ROUNDS} rounds × 2 workers × ${SECONDS}s`);
+  log(`#17 fleet: ${E2E_ROUNDS} rounds × 3 workers × ${SECONDS}s`);
   const ec = { cookie: cookieOf(fx.cookie.sealed) };
   const r = await loads({
     pool: ["edgepool", "/api/public", ec],
     single: ["edgemem", "/api/public", ec],
+    logged: ["edgelog", "/api/public", ec],
   }, SECONDS, E2E_ROUNDS);
+  const logLabel = "cookie request (denylist in memory): the request log on (REQUEST_LOG_SAMPLE=1, the default) vs off";
+  report.pair(section, `${logLabel}: req/s`, "log on", pick(r.logged, "rps"), "log off", pick(r.single, "rps"), { digits: 0 });
+  report.pair(section, `${logLabel}: workerd CPU µs/request`, "log on", pick(r.logged, "cpuUsPerReq"), "log off", pick(r.single, "cpuUsPerReq"), { digits: 0 });
   const label = "cookie request (denylist in memory) through a pool of three origins vs ORIGIN_URL alone";
   report.pair(section, `${label}: req/s`, "pool of 3", pick(r.pool, "rps"), "one origin", pick(r.single, "rps"), { digits: 0 });
   const cpu = report.pair(section, `${label}: workerd CPU µs/request`, "pool of 3", pick(r.pool, "cpuUsPerReq"), "one origin", pick(r.single, "cpuUsPerReq"), { digits: 0 });

@@ -216,8 +216,31 @@ fn parse_set(raw: &str) -> Result<SessionSet, Response> {
             "the origin's Edge-Session-Set has a non-ASCII byte at offset {at}; send JSON with non-ASCII characters escaped as \\uXXXX"
         )));
     }
-    serde_json::from_str(raw)
-        .map_err(|e| bad_update(format!("the origin's Edge-Session-Set is not valid: {e}")))
+    let set: SessionSet = serde_json::from_str(raw)
+        .map_err(|e| bad_update(format!("the origin's Edge-Session-Set is not valid: {e}")))?;
+    if set.data.iter().any(|(k, v)| k == RESERVED_KEY || holds_reserved_key(v)) {
+        return Err(bad_update(format!(
+            "the origin's Edge-Session-Set data uses the key `{RESERVED_KEY}`, which the worker's JSON library reserves (a token carrying it could not be read back); rename it"
+        )));
+    }
+    Ok(set)
+}
+
+/// serde_json's marker for raw values: an object whose first key it is (and the
+/// worker's maps are sorted, so `$…` comes first) is read as a raw value, not an
+/// object. Found by fuzzing `verify_jwt`: claims holding it minted a token that did
+/// not verify. Session data may not use it.
+const RESERVED_KEY: &str = "$serde_json::private::RawValue";
+
+/// Whether `value` has an object with the reserved key, at any depth.
+fn holds_reserved_key(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(m) => {
+            m.iter().any(|(k, v)| k == RESERVED_KEY || holds_reserved_key(v))
+        }
+        serde_json::Value::Array(items) => items.iter().any(holds_reserved_key),
+        _ => false,
+    }
 }
 
 /// Shortens the session to `ttl` seconds from login, when the origin asks.
