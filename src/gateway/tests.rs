@@ -283,10 +283,7 @@ fn bad_instructions_are_clear_errors() {
         ("edge-session-set", r#"{"sub":"a\u0000b"}"#),
         ("edge-session-set", r#"{"sub":"a","ttl":99999999999}"#),
         ("edge-session-set", r#"{"sub":"a","data":{"$serde_json::private::RawValue":1}}"#),
-        (
-            "edge-session-set",
-            r#"{"sub":"a","data":{"x":[{"$serde_json::private::RawValue":1}]}}"#,
-        ),
+        ("edge-session-set", r#"{"sub":"a","data":{"x":[{"$serde_json::private::RawValue":1}]}}"#),
         ("edge-session-action", "explode"),
     ] {
         let (_, headers, finish) = r.roundtrip(&req("POST", "/x", &[]), &[(name, value)], T0);
