@@ -40,7 +40,9 @@ async function startOrigin(port, secret) {
     stdio: 'ignore',
     detached: true,
   });
-  for (let i = 0; i < 100; i++) {
+  let exited = null;
+  proc.once('exit', (code, sig) => { exited = `exited (${code ?? sig})`; });
+  for (let i = 0; i < 100 && !exited; i++) {
     try {
       await (await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1000) })).arrayBuffer();
       return proc;
@@ -48,7 +50,7 @@ async function startOrigin(port, secret) {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  throw new Error(`demo origin on ${port} did not start`);
+  throw new Error(`demo origin on ${port} did not start: ${exited ?? 'no answer'}`);
 }
 
 const signal = (o, sig) => {
@@ -58,6 +60,17 @@ const signal = (o, sig) => {
     // already gone
   }
 };
+
+/** Kills origin `o` and waits (at most 5 s) until it is gone, so that its port is
+ * free again: a restart right after SIGKILL could otherwise race the dying process
+ * for the port (a fresh-clone run saw "did not start"). */
+async function kill(o) {
+  const gone = o.proc.exitCode !== null || o.proc.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => o.proc.once('exit', r));
+  signal(o, 'SIGKILL');
+  await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+}
 
 before(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'edge-session-fleet-'));
@@ -174,7 +187,7 @@ test('a rolling deploy: drain, restart and undrain each origin under load, no fa
       await sleep(1500);
       marks.push({ port: o.port, from: Date.now() });
       await sleep(1500);
-      signal(o, 'SIGKILL');
+      await kill(o);
       o.proc = await startOrigin(o.port, stack.secrets.ORIGIN_SECRET);
       marks.at(-1).to = Date.now();
       await cli(['origins', 'undrain', urlOf(o), ...kvArgs(stack)]);
@@ -248,7 +261,7 @@ test('deploy-aware pools: a deploy keeps its own origins while one is up, then t
   const current = new Set(await as(null, 40));
   assert.deepEqual([...current].sort(), [b, c].sort(), 'new clients get the current deploy\'s origins');
   // The old deploy's origin goes away: its pages fail over to the current pool.
-  signal(origins[0], 'SIGKILL');
+  await kill(origins[0]);
   try {
     const after = await as('pool-a', 20);
     assert.ok(after.every((o) => o === b || o === c), `answered by the pool: ${after}`);
@@ -259,8 +272,7 @@ test('deploy-aware pools: a deploy keeps its own origins while one is up, then t
 
 test('every origin gone: JSON 502/504 within the timeout, assets still served, the session intact', async () => {
   await publish(stack, site.dir, 'fleet');
-  for (const o of origins) signal(o, 'SIGKILL');
-  await new Promise((r) => setTimeout(r, 200));
+  await Promise.all(origins.map(kill));
   for (let i = 0; i < 5; i++) {
     const r = await hit('/api/me');
     assert.ok([502, 504].includes(r.status), `${r.status} ${r.text}`);

@@ -17,11 +17,17 @@ use crate::wrangler_kv::{KvArgs, WranglerKv};
 #[derive(Args, Debug)]
 pub struct RevokeArgs {
     /// The session id to revoke (the `sid` claim).
-    #[arg(long, conflicts_with = "user", required_unless_present = "user")]
+    // Session ids are base64url: one in 64 starts with `-`, which is a value here.
+    #[arg(
+        long,
+        conflicts_with = "user",
+        required_unless_present = "user",
+        allow_hyphen_values = true
+    )]
     sid: Option<String>,
     /// Sign this user (the `sub` claim) out everywhere: every session and bearer
     /// token authenticated up to now.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     user: Option<String>,
     /// The worker's SESSION_ABSOLUTE_TTL: how long the entry must live.
     #[arg(long, default_value_t = 604_800)]
