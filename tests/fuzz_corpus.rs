@@ -72,9 +72,10 @@ fn committed_corpus_and_regressions_replay_without_panics_or_broken_properties()
     let total: u64 = all.iter().map(|(_, f)| f.metadata().unwrap().len()).sum();
     assert!(total < 512 * 1024, "the committed corpus is {total} bytes; minimize it");
     assert_eq!(replay("corpus"), all.len());
-    // Crashes fuzzing found, once fixed (none yet: the folder holds only its README).
-    // Replayed here rather than in a test of their own, which would pass on nothing.
-    replay("regressions");
+    // Crashes fuzzing found, once fixed: every one must replay, and losing the folder
+    // (a bad path, a cleanup) must fail here rather than replay nothing.
+    let regressions = replay("regressions");
+    assert!(regressions >= 3, "tests/fuzz/regressions/ replayed {regressions} inputs");
 }
 
 /// The seeds reach the success paths (a real seal opens, real tokens verify, real
