@@ -107,8 +107,18 @@ after(async () => {
 /** One request: status, which origin answered, how long it took, the JSON body. */
 async function hit(pathname, cookie = session) {
   const started = Date.now();
-  const r = await fetch(stack.url + pathname, { headers: cookie ? { cookie } : {}, signal: AbortSignal.timeout(30_000) });
-  const text = await r.text();
+  let r;
+  let text;
+  try {
+    r = await fetch(stack.url + pathname, { headers: cookie ? { cookie } : {}, signal: AbortSignal.timeout(30_000) });
+    text = await r.text();
+  } catch (e) {
+    // No answer at all is the failure to explain (seen once in a full run: a request
+    // that took over 30 s with every origin gone): which request, and what the
+    // worker and wrangler printed last.
+    const tail = stack.output().slice(-8000);
+    throw new Error(`${pathname}: ${e.message} after ${Date.now() - started} ms; the servers' last output:\n${tail}`);
+  }
   let json;
   try { json = JSON.parse(text); } catch { json = undefined; }
   return { status: r.status, origin: r.headers.get('x-origin'), at: started, ms: Date.now() - started, json, text };
