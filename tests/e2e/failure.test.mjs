@@ -2,6 +2,7 @@
 // fail open) and bad configuration, each through real `wrangler dev`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startStack } from './harness.mjs';
 import { Client } from './client.mjs';
 
@@ -91,3 +92,30 @@ test('a frozen origin: 504 naming ORIGIN_TIMEOUT within the timeout, and service
   });
 });
 
+
+test('a timed-out origin request is closed once the answer is sent, not left open', async () => {
+  // An origin that takes every request and never answers, and notes when its side of
+  // the connection closes: the worker sends no abort signal with its fetch, so this
+  // checks that the runtime cancels the abandoned fetch when the request ends.
+  const closed = [];
+  const server = http.createServer((req) => {
+    if (req.url === '/api/slow') req.socket.once('close', () => closed.push(Date.now()));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const vars = { ORIGIN_URL: `http://127.0.0.1:${server.address().port}`, ORIGIN_TIMEOUT: '2' };
+  const stack = await startStack({ origin: false, vars });
+  try {
+    const r = await new Client(stack.url).fetch('/api/slow');
+    const answered = Date.now();
+    assert.equal(r.status, 504, r.text);
+    assert.equal(r.json.error, 'origin_timeout');
+    const deadline = answered + 10_000;
+    while (closed.length === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    assert.equal(closed.length, 1, 'the origin saw its connection closed');
+    assert.ok(closed[0] - answered < 5000, `closed ${closed[0] - answered} ms after the answer`);
+  } finally {
+    await stack.stop();
+    server.closeAllConnections();
+    server.close();
+  }
+});

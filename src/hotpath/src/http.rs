@@ -115,8 +115,8 @@ impl Headers {
     }
 
     /// What turns `original` into `self`, name by name: every name whose values
-    /// (in order) differ is listed in [`HeaderChanges::replaced`], and its values
-    /// here in [`HeaderChanges::values`]. The shell applies this to a copy of the
+    /// (in order) differ has its values here in [`HeaderChanges::values`], and is
+    /// listed in [`HeaderChanges::replaced`] when `original` has it. The shell applies this to a copy of the
     /// runtime's own header list (delete each replaced name, append the values)
     /// instead of rebuilding the whole list.
     pub fn changes_from<'a>(&'a self, original: &'a Headers) -> HeaderChanges<'a> {
@@ -136,10 +136,14 @@ impl Headers {
             }
             let now = mine.iter().filter(|&&(n, _)| n == name).map(|&(_, v)| v);
             let before = theirs.iter().filter(|&&(n, _)| n == name).map(|&(_, v)| v);
-            if !now.eq(before) {
-                changes.replaced.push(name);
-                changes.values.extend(mine.iter().filter(|&&(n, _)| n == name));
+            if now.eq(before.clone()) {
+                continue;
             }
+            // A name the original lacks needs no delete (each costs a runtime call).
+            if before.clone().next().is_some() {
+                changes.replaced.push(name);
+            }
+            changes.values.extend(mine.iter().filter(|&&(n, _)| n == name));
         }
         changes
     }
@@ -164,16 +168,17 @@ impl std::fmt::Debug for Headers {
 /// The difference between two header lists, from [`Headers::changes_from`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderChanges<'a> {
-    /// Names to delete from the original list (every entry of each).
+    /// Names to delete from the original list (every entry of each): the changed
+    /// names it has.
     pub replaced: Vec<&'a str>,
-    /// Entries to append after the deletions: the new values of the replaced names.
+    /// Entries to append after the deletions: the new values of the changed names.
     pub values: Vec<(&'a str, &'a str)>,
 }
 
 impl HeaderChanges<'_> {
     /// True when the lists were equal.
     pub fn is_empty(&self) -> bool {
-        self.replaced.is_empty()
+        self.replaced.is_empty() && self.values.is_empty()
     }
 }
 
@@ -344,7 +349,8 @@ mod tests {
         wanted.append("set-cookie", "c=3");
         wanted.append("edge-session", "jws");
         let changes = wanted.changes_from(&original);
-        assert_eq!(changes.replaced, ["set-cookie", "cookie", "edge-session", "edge-session-foo"]);
+        // `edge-session` is new: appended, with no delete.
+        assert_eq!(changes.replaced, ["set-cookie", "cookie", "edge-session-foo"]);
         assert_eq!(
             changes.values,
             [
@@ -426,6 +432,8 @@ mod tests {
             let changes = wanted.changes_from(&original);
             proptest::prop_assert_eq!(sorted(&apply(&original, &changes)), sorted(&wanted));
             proptest::prop_assert_eq!(changes.is_empty(), sorted(&original) == sorted(&wanted));
+            // Only names the original has are deleted.
+            proptest::prop_assert!(changes.replaced.iter().all(|n| original.get(n).is_some()));
         }
 
         #[test]
