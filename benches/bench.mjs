@@ -882,7 +882,9 @@ function machine() {
     .join(" ");
   let rev = v("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]);
   try {
-    const dirty = execFileSync("git", ["-C", ROOT, "status", "--porcelain", "--untracked-files=no"], {
+    // BENCHMARKS.md itself (a previous run's output) is not a change to what is measured.
+    const status = ["-C", ROOT, "status", "--porcelain", "--untracked-files=no", "--", ".", ":!BENCHMARKS.md"];
+    const dirty = execFileSync("git", status, {
       stdio: ["ignore", "pipe", "ignore"],
     });
     if (dirty.toString().trim()) rev += " + uncommitted changes";

@@ -116,9 +116,9 @@ impl Headers {
 
     /// What turns `original` into `self`, name by name: every name whose values
     /// (in order) differ has its values here in [`HeaderChanges::values`], and is
-    /// listed in [`HeaderChanges::replaced`] when `original` has it. The shell applies this to a copy of the
-    /// runtime's own header list (delete each replaced name, append the values)
-    /// instead of rebuilding the whole list.
+    /// listed in [`HeaderChanges::replaced`] when `original` has it. The shell
+    /// applies this to a copy of the runtime's own header list (delete each
+    /// replaced name, append the values) instead of rebuilding the whole list.
     pub fn changes_from<'a>(&'a self, original: &'a Headers) -> HeaderChanges<'a> {
         let mut changes = HeaderChanges::default();
         if self == original {
