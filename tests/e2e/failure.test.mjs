@@ -92,7 +92,6 @@ test('a frozen origin: 504 naming ORIGIN_TIMEOUT within the timeout, and service
   });
 });
 
-
 test('a timed-out origin request is closed once the answer is sent, not left open', async () => {
   // An origin that takes every request and never answers, and notes when its side of
   // the connection closes: the worker sends no abort signal with its fetch, so this
